@@ -1,0 +1,1 @@
+"""Domain logic: plain Python over the store, knowing nothing of HTTP."""

@@ -1,0 +1,195 @@
+"""Access tokens: exchanging API tokens and passwords, checking bearers, revoking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from homeport.domain import accounts, api_tokens
+from homeport.domain.errors import NotAuthenticated
+from homeport.domain.passwords import verify_password
+from homeport.domain.ratelimit import FailureLimiter
+from homeport.store.models import AccessGrant, Account
+from homeport.store.types import utcnow
+
+ISSUER = "homeport"
+ALGORITHM = "HS256"
+
+
+class InvalidGrant(Exception):
+    """The credentials of an exchange were refused (OAuth2 ``invalid_grant``)."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+@dataclass(frozen=True)
+class AuthKeys:
+    """The keys auth needs, derived once from the server secret."""
+
+    token_hash: bytes
+    jwt_signing: bytes
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """An access token as the token endpoint returns it."""
+
+    access_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: the account and the grant their bearer token came from."""
+
+    account: Account
+    grant_id: str
+    api_token_id: str | None = None
+
+
+def _issue(
+    session: Session,
+    keys: AuthKeys,
+    account: Account,
+    ttl: int,
+    client_id: str,
+    api_token_id: str | None,
+    not_after: datetime | None,
+) -> IssuedToken:
+    now = utcnow()
+    expires = now + timedelta(seconds=ttl)
+    if not_after is not None and not_after < expires:
+        expires = not_after
+    grant = AccessGrant(
+        account_id=account.id,
+        api_token_id=api_token_id,
+        client_id=client_id[:128],
+        created_at=now,
+        expires_at=expires,
+    )
+    session.add(grant)
+    session.flush()
+    claims = {
+        "iss": ISSUER,
+        "sub": account.id,
+        "gid": grant.id,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    if api_token_id:
+        claims["tid"] = api_token_id
+    token = jwt.encode(claims, keys.jwt_signing, algorithm=ALGORITHM)
+    return IssuedToken(access_token=token, expires_in=max(1, int((expires - now).total_seconds())))
+
+
+def prune_grants(session: Session) -> None:
+    """Forget grants that expired more than a day ago."""
+    session.execute(
+        delete(AccessGrant).where(AccessGrant.expires_at < utcnow() - timedelta(days=1))
+    )
+
+
+def exchange_api_token(
+    session: Session,
+    keys: AuthKeys,
+    limiter: FailureLimiter,
+    plain: str,
+    client_id: str,
+    client_address: str,
+    ttl: int,
+) -> IssuedToken:
+    """Exchange an API token for a short-lived access token (``grant_type=api_token``)."""
+    address_key = f"address:{client_address}"
+    limiter.check([address_key])
+    row = api_tokens.find_by_plain(session, keys.token_hash, plain.strip())
+    if row is not None:
+        limiter.check([f"account:{row.account_id}"])
+    now = utcnow()
+    if (
+        row is None
+        or row.account.deactivated
+        or (row.expires_at is not None and row.expires_at <= now)
+    ):
+        limiter.fail([address_key] + ([f"account:{row.account_id}"] if row else []))
+        raise InvalidGrant("Invalid API token")
+    row.last_used_at = now
+    return _issue(session, keys, row.account, ttl, client_id, row.id, row.expires_at)
+
+
+def exchange_password(
+    session: Session,
+    keys: AuthKeys,
+    limiter: FailureLimiter,
+    login: str,
+    password: str,
+    client_id: str,
+    client_address: str,
+    ttl: int,
+) -> IssuedToken:
+    """Exchange an email or username and password (``grant_type=password``)."""
+    account = check_password(session, limiter, login, password, client_address)
+    return _issue(session, keys, account, ttl, client_id, None, None)
+
+
+def check_password(
+    session: Session, limiter: FailureLimiter, login: str, password: str, client_address: str
+) -> Account:
+    """The account for a correct login and password; raises InvalidGrant otherwise."""
+    keys = [f"address:{client_address}", f"login:{login.strip().lower()}"]
+    limiter.check(keys)
+    account = accounts.find_by_login(session, login) if login.strip() else None
+    # verify_password runs even for unknown logins, so timing does not reveal them.
+    ok = verify_password(account.password_hash if account else None, password)
+    if account is None or not ok or account.deactivated:
+        limiter.fail(keys)
+        raise InvalidGrant("Invalid credentials")
+    return account
+
+
+def _decode(keys: AuthKeys, token: str) -> dict[str, object]:
+    try:
+        claims: dict[str, object] = jwt.decode(
+            token,
+            keys.jwt_signing,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "gid"]},
+        )
+    except jwt.PyJWTError:
+        raise NotAuthenticated("Invalid or expired access token.") from None
+    return claims
+
+
+def authenticate(session: Session, keys: AuthKeys, bearer: str) -> Actor:
+    """The actor behind a bearer token; revoked grants and deactivated accounts fail."""
+    claims = _decode(keys, bearer)
+    row = session.execute(
+        select(AccessGrant, Account)
+        .join(Account, Account.id == AccessGrant.account_id)
+        .where(AccessGrant.id == str(claims["gid"]))
+    ).first()
+    if row is None:
+        raise NotAuthenticated("Invalid or expired access token.")
+    grant, account = row
+    if grant.revoked or account.deactivated or grant.expires_at <= utcnow():
+        raise NotAuthenticated("Invalid or expired access token.")
+    if account.id != claims["sub"]:
+        raise NotAuthenticated("Invalid or expired access token.")
+    return Actor(account=account, grant_id=grant.id, api_token_id=grant.api_token_id)
+
+
+def revoke(session: Session, keys: AuthKeys, token: str) -> None:
+    """Revoke an access token; unknown or invalid tokens are ignored (RFC 7009)."""
+    try:
+        claims = _decode(keys, token)
+    except NotAuthenticated:
+        return
+    grant = session.get(AccessGrant, str(claims["gid"]))
+    if grant is not None:
+        grant.revoked = True

@@ -1,0 +1,136 @@
+"""The ``homeport`` command: the server and its operator commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from sqlalchemy.orm import Session
+
+from homeport.domain import accounts, api_tokens
+from homeport.domain.errors import DomainError
+from homeport.settings import Settings, SettingsError
+from homeport.store.db import Database
+from homeport.store.migrate import upgrade
+from homeport.store.models import Account
+
+log = logging.getLogger("homeport")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="homeport", description="The Homeport server.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("serve", help="migrate, then serve the API, console and worker")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("worker", help="run only the activity worker")
+
+    create = sub.add_parser("user:create", help="create an account; prints its id")
+    create.add_argument("email")
+    create.add_argument("--machine", action="store_true", help="a machine user")
+    create.add_argument("--admin", action="store_true", help="a platform admin")
+    create.add_argument("--password-stdin", action="store_true", help="read a password")
+    create.add_argument("--first-name", default="")
+    create.add_argument("--last-name", default="")
+
+    sub.add_parser("user:list", help="list accounts")
+    deactivate = sub.add_parser("user:deactivate", help="deactivate an account")
+    deactivate.add_argument("email")
+
+    token = sub.add_parser("api-token:create", help="create an API token; prints it once")
+    token.add_argument("email")
+    token.add_argument("--name", required=True)
+    token.add_argument("--expires-in", type=int, metavar="DAYS")
+    return parser
+
+
+def _database(settings: Settings) -> Database:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    return Database(settings.database_url)
+
+
+def run_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
+    """Run one operator command; domain errors propagate to ``main``."""
+    if args.command == "migrate":
+        _database(settings).dispose()
+        print("Database is up to date.", file=stdout)
+        return 0
+    if args.command == "serve":
+        from homeport.server import serve
+
+        return serve(settings)
+    if args.command == "worker":
+        from homeport.server import run_worker_only
+
+        return run_worker_only(settings)
+
+    from homeport.domain.secrets import ServerSecrets
+
+    db = _database(settings)
+    try:
+        with db.session(write=True) as session:
+            if args.command == "user:create":
+                password = stdin.readline().rstrip("\r\n") if args.password_stdin else None
+                account = accounts.create_account(
+                    session,
+                    accounts.NewAccount(
+                        email=args.email,
+                        kind="machine" if args.machine else "human",
+                        password=password,
+                        first_name=args.first_name,
+                        last_name=args.last_name,
+                        is_admin=args.admin,
+                    ),
+                )
+                print(account.id, file=stdout)
+            elif args.command == "user:list":
+                for a in accounts.list_accounts(session):
+                    flags = ",".join(
+                        f for f, on in (("admin", a.is_admin), ("deactivated", a.deactivated)) if on
+                    )
+                    print(f"{a.id}\t{a.email}\t{a.username}\t{a.kind}\t{flags}", file=stdout)
+            elif args.command == "user:deactivate":
+                account = _must_find(session, args.email)
+                accounts.deactivate(session, account)
+                print(f"Deactivated {account.email}.", file=stdout)
+            elif args.command == "api-token:create":
+                account = _must_find(session, args.email)
+                key = ServerSecrets(settings.secrets_dir).derive("api-token-hash")
+                created = api_tokens.create_token(
+                    session, key, account, args.name, api_tokens.expiry_in_days(args.expires_in)
+                )
+                print(created.plain, file=stdout)
+    finally:
+        db.dispose()
+    return 0
+
+
+def _must_find(session: Session, email: str) -> Account:
+    account = accounts.find_by_email(session, email)
+    if account is None:
+        raise DomainError(f"No account with the email {email}.")
+    return account
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``homeport`` console script."""
+    args = _parser().parse_args(argv)
+    # Operator commands print one clear line; only the server logs its progress.
+    quiet = args.command not in ("serve", "worker")
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env()
+        return run_command(args, settings, sys.stdin, sys.stdout)
+    except (DomainError, SettingsError) as exc:
+        print(f"homeport: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

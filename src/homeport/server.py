@@ -1,0 +1,65 @@
+"""``homeport serve``: migrate, bootstrap, then run the ASGI app (and the worker)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import uvicorn
+
+from homeport.domain.bootstrap import ensure_admin
+from homeport.settings import Settings
+from homeport.store.db import Database
+from homeport.store.migrate import upgrade
+from homeport.web.app import create_app
+from homeport.web.state import AppState
+
+log = logging.getLogger("homeport.server")
+
+
+def prepare(settings: Settings) -> AppState:
+    """Create the data dir, migrate, and make sure a platform admin exists."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    state = AppState.build(settings, Database(settings.database_url))
+    with state.db.session(write=True) as session:
+        password = ensure_admin(session, settings.admin_email, settings.data_dir)
+    if password is not None:
+        # Printed once; the file under the data dir keeps it for the operator.
+        print(
+            f"Created platform admin {settings.admin_email} with password: {password}\n"
+            f"(also saved to {settings.data_dir / 'initial-admin-password'})",
+            file=sys.stderr,
+            flush=True,
+        )
+    return state
+
+
+def serve(settings: Settings) -> int:
+    """Serve until SIGTERM or SIGINT; uvicorn finishes open requests before exiting."""
+    state = prepare(settings)
+    app = create_app(settings, state)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    log.info("Homeport listening on http://%s:%s", settings.host, settings.port)
+    # uvicorn re-raises the stop signal to the handler it found; a no-op one turns a
+    # graceful SIGTERM/SIGINT stop into exit status 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: None)
+    server.run()
+    state.db.dispose()
+    return 0
+
+
+def run_worker_only(settings: Settings) -> int:
+    """``homeport worker``: the activity worker without the web face."""
+    raise SystemExit("The activity worker arrives with projects and activities.")

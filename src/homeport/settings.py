@@ -1,0 +1,96 @@
+"""The one settings object, built from ``HOMEPORT_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A ``HOMEPORT_*`` variable has a value Homeport cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _bind(raw: str) -> tuple[str, int]:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingsError(f"HOMEPORT_BIND must be host:port, not {raw!r}")
+    return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Homeport reads from its environment, resolved once at start."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    admin_email: str = "admin@example.com"
+    project_create: str = "admin"  # "admin" or "everyone"
+    access_token_ttl: int = 900
+    auth_failure_limit: int = 10
+    auth_failure_window: int = 60
+    secret_keys: tuple[str, ...] = ()
+    backup_url: str = ""
+    backup_quota: int = 10
+    worker_enabled: bool = True
+    worker_poll_interval: float = 0.5
+    public_url: str = ""
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default: the process environment)."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("HOMEPORT_DATA_DIR") or "./var").resolve()
+        host, port = _bind(env.get("HOMEPORT_BIND") or "127.0.0.1:8000")
+        database_url = env.get("HOMEPORT_DATABASE_URL") or f"sqlite:///{data_dir / 'homeport.db'}"
+        project_create = env.get("HOMEPORT_PROJECT_CREATE") or "admin"
+        if project_create not in ("admin", "everyone"):
+            raise SettingsError("HOMEPORT_PROJECT_CREATE must be 'admin' or 'everyone'")
+        keys = tuple(
+            k.strip() for k in (env.get("HOMEPORT_SECRET_KEY") or "").split(",") if k.strip()
+        )
+        backup_url = env.get("HOMEPORT_BACKUP_URL") or f"file://{data_dir / 'backups'}"
+        return cls(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            database_url=database_url,
+            admin_email=env.get("HOMEPORT_ADMIN_EMAIL") or "admin@example.com",
+            project_create=project_create,
+            access_token_ttl=_int(env, "HOMEPORT_ACCESS_TOKEN_TTL", 900, minimum=10),
+            auth_failure_limit=_int(env, "HOMEPORT_AUTH_FAILURE_LIMIT", 10, minimum=1),
+            auth_failure_window=_int(env, "HOMEPORT_AUTH_FAILURE_WINDOW", 60, minimum=1),
+            secret_keys=keys,
+            backup_url=backup_url,
+            backup_quota=_int(env, "HOMEPORT_BACKUP_QUOTA", 10, minimum=1),
+            worker_enabled=(env.get("HOMEPORT_WORKER", "1") not in ("0", "false", "no")),
+            public_url=(env.get("HOMEPORT_PUBLIC_URL") or "").rstrip("/"),
+            log_level=env.get("HOMEPORT_LOG_LEVEL") or "info",
+        )
+
+    @property
+    def secrets_dir(self) -> Path:
+        """Where generated server secrets live (mode 0700)."""
+        return self.data_dir / "secrets"
+
+    @property
+    def environments_dir(self) -> Path:
+        """Root of every environment's data area."""
+        return self.data_dir / "environments"

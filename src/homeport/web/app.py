@@ -1,0 +1,28 @@
+"""The ASGI application: one base URL for the API, /oauth2, and later /console and /git."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from homeport import __version__
+from homeport.settings import Settings
+from homeport.web.errors import install_error_handlers
+from homeport.web.routes import health, oauth2, ssh_keys, users
+from homeport.web.state import AppState
+
+
+def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
+    """Build the app for ``settings``; the database must already be migrated."""
+    app = FastAPI(
+        title="Homeport API",
+        version=__version__,
+        description="A self-hosted server that speaks the Platform.sh REST API.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.homeport = state or AppState.build(settings)
+    install_error_handlers(app)
+    for module in (health, oauth2, users, ssh_keys):
+        app.include_router(module.router)
+    return app

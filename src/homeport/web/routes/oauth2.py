@@ -1,0 +1,136 @@
+"""The OAuth2 token and revocation endpoints (``/oauth2/token``, ``/oauth2/revoke``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from homeport.domain import auth
+from homeport.domain.errors import TooManyAttempts
+from homeport.web.deps import State, client_address
+
+router = APIRouter(prefix="/oauth2", tags=["OAuth2"])
+
+MAX_BODY = 64 * 1024
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _oauth_error(status: int, error: str, description: str, **headers: str) -> Response:
+    body = {"error": error, "error_description": description}
+    return Response(
+        json.dumps(body),
+        status_code=status,
+        headers={"Content-Type": "application/json", **_NO_STORE, **headers},
+    )
+
+
+async def _read_params(request: Request) -> dict[str, str] | None:
+    """Form (the PHP CLI) or JSON (the JS client) body as a flat dict; None if unreadable."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return None
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if ctype == "application/json" or (not ctype and text.lstrip().startswith("{")):
+        try:
+            data: Any = json.loads(text or "{}")
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
+    return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _client_id(request: Request, params: dict[str, str]) -> str:
+    """The client id from a Basic header or the body; absent is allowed."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        client = decoded.partition(":")[0]
+        if client:
+            return client
+    return params.get("client_id", "")
+
+
+@router.post("/token", summary="Exchange an API token or a password for an access token")
+async def token(request: Request, state: State) -> Response:
+    """``grant_type=api_token`` or ``grant_type=password``; answers an access token."""
+    params = await _read_params(request)
+    if params is None:
+        return _oauth_error(400, "invalid_request", "The request body could not be read.")
+    grant = params.get("grant_type", "")
+    client = _client_id(request, params)
+    address = client_address(request)
+    ttl = state.settings.access_token_ttl
+
+    def run() -> auth.IssuedToken:
+        with state.db.session(write=True) as session:
+            if grant == "api_token":
+                return auth.exchange_api_token(
+                    session,
+                    state.auth_keys,
+                    state.limiter,
+                    params.get("api_token", ""),
+                    client,
+                    address,
+                    ttl,
+                )
+            return auth.exchange_password(
+                session,
+                state.auth_keys,
+                state.limiter,
+                params.get("username", ""),
+                params.get("password", ""),
+                client,
+                address,
+                ttl,
+            )
+
+    if grant not in ("api_token", "password"):
+        return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant!r}")
+    if grant == "api_token" and not params.get("api_token"):
+        return _oauth_error(400, "invalid_request", "The api_token parameter is required.")
+    try:
+        issued = await run_in_threadpool(run)
+    except auth.InvalidGrant as exc:
+        return _oauth_error(400, "invalid_grant", exc.description)
+    except TooManyAttempts as exc:
+        return _oauth_error(
+            429, "too_many_requests", exc.message, **{"Retry-After": str(exc.retry_after)}
+        )
+    body = {
+        "access_token": issued.access_token,
+        "expires_in": issued.expires_in,
+        "token_type": "bearer",
+    }
+    return JSONResponse(body, headers=_NO_STORE)
+
+
+@router.post("/revoke", summary="Revoke an access token")
+async def revoke(request: Request, state: State) -> Response:
+    """RFC 7009: always 200, whether or not the token was known."""
+    params = await _read_params(request)
+    if params is None:
+        return _oauth_error(400, "invalid_request", "The request body could not be read.")
+
+    def run() -> None:
+        with state.db.session(write=True) as session:
+            auth.revoke(session, state.auth_keys, params.get("token", ""))
+
+    await run_in_threadpool(run)
+    return Response(status_code=200, headers=_NO_STORE)

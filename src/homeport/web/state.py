@@ -1,0 +1,35 @@
+"""What the web app shares between requests, built once from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeport.domain.auth import AuthKeys
+from homeport.domain.ratelimit import FailureLimiter
+from homeport.domain.secrets import ServerSecrets
+from homeport.settings import Settings
+from homeport.store.db import Database
+
+
+@dataclass
+class AppState:
+    """Settings, database and keys; one per app, no module globals."""
+
+    settings: Settings
+    db: Database
+    auth_keys: AuthKeys
+    limiter: FailureLimiter
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database | None = None) -> AppState:
+        """Open the database and load (or create) the server secrets."""
+        secrets = ServerSecrets(settings.secrets_dir)
+        return cls(
+            settings=settings,
+            db=db or Database(settings.database_url),
+            auth_keys=AuthKeys(
+                token_hash=secrets.derive("api-token-hash"),
+                jwt_signing=secrets.derive("access-token-jwt"),
+            ),
+            limiter=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
+        )

@@ -1,0 +1,61 @@
+"""Turn store rows into public shapes."""
+
+from __future__ import annotations
+
+from homeport.store.models import Account, ApiToken, SshKey
+from homeport.web.schemas import ApiTokenPublic, SshKeyPublic, UserPublic, iso
+
+
+def user_view(account: Account) -> UserPublic:
+    """The ``User`` object of spec §1.5, plus ``kind``."""
+    return UserPublic(
+        id=account.id,
+        deactivated=account.deactivated,
+        namespace="homeport",
+        username=account.username,
+        email=account.email,
+        email_verified=True,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        picture="",
+        company="",
+        website="",
+        country="",
+        created_at=iso(account.created_at) or "",
+        updated_at=iso(account.updated_at) or "",
+        phone_number_verified=False,
+        mfa_enabled=False,
+        sso_enabled=False,
+        kind="machine" if account.kind == "machine" else "human",
+        is_platform_admin=account.is_admin,
+    )
+
+
+def token_fields(row: ApiToken) -> dict[str, object]:
+    """The public fields of a token row."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "mfa_on_creation": row.mfa_on_creation,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "last_used_at": iso(row.last_used_at),
+        "expires_at": iso(row.expires_at),
+        "token_hint": row.token_hint,
+    }
+
+
+def token_view(row: ApiToken) -> ApiTokenPublic:
+    """A token as listed."""
+    return ApiTokenPublic.model_validate(token_fields(row))
+
+
+def ssh_key_view(row: SshKey) -> SshKeyPublic:
+    """A key as ``/ssh_keys`` and ``/me`` show it."""
+    return SshKeyPublic(
+        key_id=row.key_id,
+        fingerprint=row.fingerprint,
+        title=row.title,
+        value=row.value,
+        changed=iso(row.changed) or "",
+    )
