@@ -45,13 +45,14 @@ def test_failed_exchanges_are_limited_per_account_across_addresses(api: Api) -> 
 def test_tampered_or_foreign_jwt_is_refused(api: Api) -> None:
     token = api.login_new("a@example.com")
     head, body, sig = token.split(".")
-    with api.state.db.session() as s:
-        assert auth.authenticate(s, api.state.auth_keys, token).account.email == "a@example.com"
+    with api.state.db.engine.connect() as conn:
+        actor = auth.authenticate(conn, api.state.auth_keys, token)
+        assert actor.account.email == "a@example.com"
         with pytest.raises(NotAuthenticated):
-            auth.authenticate(s, api.state.auth_keys, f"{head}.{body}.{sig[:-2]}xx")
+            auth.authenticate(conn, api.state.auth_keys, f"{head}.{body}.{sig[:-2]}xx")
         other = auth.AuthKeys(token_hash=b"x" * 32, jwt_signing=b"y" * 32)
         with pytest.raises(NotAuthenticated):
-            auth.authenticate(s, other, token)
+            auth.authenticate(conn, other, token)
 
 
 def test_grants_are_pruned_a_day_after_expiry(api: Api) -> None:

@@ -7,13 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from homeport.domain.auth import Actor, authenticate
 from homeport.domain.errors import NotAuthenticated
 from homeport.web.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     """The AppState the app was built with."""
     state: AppState = request.app.state.homeport
     return state
@@ -41,12 +42,24 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def get_actor(request: Request, state: State, session: DbSession) -> Actor:
-    """The authenticated actor; 401 without a valid bearer token."""
+async def get_actor(request: Request, state: State) -> Actor:
+    """The authenticated actor; 401 without a valid bearer token.
+
+    Every API call passes here, so it avoids the thread-pool hop where it can: an
+    SQLite read under WAL never waits for writers and takes microseconds, so it runs on
+    the event loop; other databases are asked from a worker thread.
+    """
     token = bearer_token(request)
     if token is None:
         raise NotAuthenticated("Authentication is required.")
-    return authenticate(session, state.auth_keys, token)
+
+    def check() -> Actor:
+        with state.db.engine.connect() as conn:
+            return authenticate(conn, state.auth_keys, token)
+
+    if state.db.is_sqlite:
+        return check()
+    return await run_in_threadpool(check)
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]

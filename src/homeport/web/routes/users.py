@@ -33,7 +33,7 @@ def resolve_user(session: DbSession, actor: Account, user_id: str) -> Account:
 
 
 @router.get("/users/me", response_model=UserPublic)
-def get_me(actor: CurrentActor) -> UserPublic:
+async def get_me(actor: CurrentActor) -> UserPublic:
     """The calling account."""
     return user_view(actor.account)
 
