@@ -14,6 +14,8 @@ from homeport.store.db import Database
 from homeport.store.migrate import upgrade
 from homeport.web.app import create_app
 from homeport.web.state import AppState
+from homeport.worker.runner import Worker
+from homeport.worker.tasks import default_handlers
 
 log = logging.getLogger("homeport.server")
 
@@ -50,16 +52,45 @@ def serve(settings: Settings) -> int:
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
+    worker = start_worker_threads(state)
     log.info("Homeport listening on http://%s:%s", settings.host, settings.port)
     # uvicorn re-raises the stop signal to the handler it found; a no-op one turns a
     # graceful SIGTERM/SIGINT stop into exit status 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _sig, _frame: None)
     server.run()
+    if worker is not None:
+        worker.stop()
+        worker.join(timeout=10)
     state.db.dispose()
     return 0
 
 
+def start_worker_threads(state: AppState) -> Worker | None:
+    """Start the in-process worker (``HOMEPORT_WORKER=0`` turns it off)."""
+    settings = state.settings
+    if not settings.worker_enabled:
+        return None
+    worker = Worker(state.db, settings, default_handlers(settings), state.wake_event)
+    worker.start(settings.worker_threads)
+    return worker
+
+
 def run_worker_only(settings: Settings) -> int:
-    """``homeport worker``: the activity worker without the web face."""
-    raise SystemExit("The activity worker arrives with projects and activities.")
+    """``homeport worker``: the activity worker alone, until SIGTERM or SIGINT."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    worker = Worker(db, settings, default_handlers(settings))
+
+    def stop(_sig: int, _frame: object) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("Homeport worker %s started", worker.ident)
+    worker.start(settings.worker_threads, daemon=False)
+    while any(t.is_alive() for t in worker.threads):
+        worker.join(timeout=0.5)
+    db.dispose()
+    return 0

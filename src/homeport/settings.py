@@ -50,6 +50,8 @@ class Settings:
     backup_quota: int = 10
     worker_enabled: bool = True
     worker_poll_interval: float = 0.5
+    worker_threads: int = 2
+    test_handlers: bool = False
     public_url: str = ""
     log_level: str = "info"
 
@@ -81,6 +83,8 @@ class Settings:
             backup_url=backup_url,
             backup_quota=_int(env, "HOMEPORT_BACKUP_QUOTA", 10, minimum=1),
             worker_enabled=(env.get("HOMEPORT_WORKER", "1") not in ("0", "false", "no")),
+            worker_threads=_int(env, "HOMEPORT_WORKER_THREADS", 2, minimum=1),
+            test_handlers=env.get("HOMEPORT_TEST_HANDLERS") == "1",
             public_url=(env.get("HOMEPORT_PUBLIC_URL") or "").rstrip("/"),
             log_level=env.get("HOMEPORT_LOG_LEVEL") or "info",
         )

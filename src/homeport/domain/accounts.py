@@ -97,6 +97,10 @@ def create_account(session: Session, new: NewAccount) -> Account:
     )
     session.add(account)
     session.flush()
+    # Invitations sent before the account existed apply now, in the same transaction.
+    from homeport.domain.access import apply_pending_invitations
+
+    apply_pending_invitations(session, account)
     return account
 
 

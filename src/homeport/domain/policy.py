@@ -1,12 +1,65 @@
 """The one access policy: may this actor do this action on this resource?
 
 Routes, ``_links``, git, SSH and the console all ask here, so a link is shown exactly
-when the call would pass.
+when the call would pass. Rules follow Platform.sh's role matrix (project role admin or
+viewer; per environment type admin, contributor or viewer), taking the stricter reading
+where its documents disagree (see docs/design.md).
 """
 
 from __future__ import annotations
 
-from homeport.store.models import Account
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from homeport.store.models import Account, EnvironmentTypeAccess, Project, ProjectAccess
+
+ENV_TYPES = ("production", "staging", "development")
+PROJECT_ROLES = ("admin", "viewer")
+ENV_ROLES = ("admin", "contributor", "viewer")
+_RANK = {"viewer": 1, "contributor": 2, "admin": 3}
+
+# Environment actions and the least environment-type role each needs.
+EnvAction = Literal[
+    "view",
+    "push",
+    "force_push",
+    "ssh",
+    "branch",
+    "activate",
+    "deactivate",
+    "redeploy",
+    "delete",
+    "edit",
+    "manage_variables",
+    "backup",
+    "restore",
+    "cancel_activity",
+]
+ENV_ACTION_ROLE: Mapping[str, str] = {
+    "view": "viewer",
+    "push": "contributor",
+    "force_push": "admin",
+    "ssh": "contributor",
+    # Current docs let viewers branch; older ones did not. We take the stricter reading.
+    "branch": "contributor",
+    "activate": "admin",
+    "deactivate": "admin",
+    "redeploy": "admin",
+    "delete": "admin",
+    "edit": "admin",
+    "manage_variables": "admin",
+    "backup": "admin",
+    "restore": "admin",
+    "cancel_activity": "admin",
+}
+
+ProjectAction = Literal[
+    "view", "edit", "delete", "manage_access", "manage_variables", "cancel_activity"
+]
 
 
 def may_view_account(actor: Account, target: Account) -> bool:
@@ -28,3 +81,92 @@ def may_manage_credentials(actor: Account, owner: Account) -> bool:
 def may_manage_accounts(actor: Account) -> bool:
     """Creating and deactivating arbitrary accounts is for platform admins."""
     return actor.is_admin and not actor.deactivated
+
+
+def may_create_project(actor: Account, project_create: str) -> bool:
+    """Platform admins; everyone else only when ``HOMEPORT_PROJECT_CREATE=everyone``.
+
+    Machine users never create projects unless they are platform admins: they exist
+    to do one narrow job.
+    """
+    if actor.deactivated:
+        return False
+    if actor.is_admin:
+        return True
+    return project_create == "everyone" and actor.kind == "human"
+
+
+@dataclass(frozen=True)
+class ProjectGrants:
+    """What one account holds on one project; the input of every project decision."""
+
+    account: Account
+    project: Project
+    project_role: str | None = None
+    type_roles: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_project_admin(self) -> bool:
+        """Project admins, and platform admins, act as admin everywhere in the project."""
+        return self.project_role == "admin" or self.account.is_admin
+
+    @property
+    def is_member(self) -> bool:
+        """The account holds some role on the project (or is a platform admin)."""
+        return self.account.is_admin or self.project_role is not None
+
+    def type_role(self, env_type: str) -> str | None:
+        """The effective role on an environment type."""
+        if self.is_project_admin:
+            return "admin"
+        return self.type_roles.get(env_type)
+
+    def can_project(self, action: ProjectAction) -> bool:
+        """Project-wide actions."""
+        if self.account.deactivated:
+            return False
+        if action == "view":
+            return self.is_member
+        if action == "delete":
+            # Deleting everything is for the owner and platform admins only.
+            owner = self.project.owner_id == self.account.id and self.is_project_admin
+            return self.account.is_admin or owner
+        return self.is_project_admin
+
+    def can_env(self, action: EnvAction, env_type: str) -> bool:
+        """An action on an environment of type ``env_type``."""
+        if self.account.deactivated:
+            return False
+        role = self.type_role(env_type)
+        if role is None:
+            return False
+        return _RANK[role] >= _RANK[ENV_ACTION_ROLE[action]]
+
+    def can_branch(self, parent_type: str, child_type: str) -> bool:
+        """Branching needs contributor on the parent's type and on the new one's."""
+        return self.can_env("branch", parent_type) and self.can_env("branch", child_type)
+
+    def can_change_type(self, old_type: str, new_type: str) -> bool:
+        """Moving an environment between types needs admin on both."""
+        return self.can_env("edit", old_type) and self.can_env("edit", new_type)
+
+
+def load_grants(session: Session, account: Account, project: Project) -> ProjectGrants:
+    """Read the account's roles on ``project``."""
+    project_role = session.scalar(
+        select(ProjectAccess.role).where(
+            ProjectAccess.project_id == project.id, ProjectAccess.account_id == account.id
+        )
+    )
+    rows = session.execute(
+        select(EnvironmentTypeAccess.env_type, EnvironmentTypeAccess.role).where(
+            EnvironmentTypeAccess.project_id == project.id,
+            EnvironmentTypeAccess.account_id == account.id,
+        )
+    ).all()
+    return ProjectGrants(
+        account=account,
+        project=project,
+        project_role=project_role,
+        type_roles={t: r for t, r in rows},
+    )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from homeport.store.types import UTCDateTime, utcnow
+from homeport.store.types import JSONText, UTCDateTime, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -116,3 +117,147 @@ class SshKey(Base):
     fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changed: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Project(Timestamped, Base):
+    """A project: a git repository whose branches become environments."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text, default="")
+    default_branch: Mapped[str] = mapped_column(String(64), default="main")
+    region: Mapped[str] = mapped_column(String(64), default="local")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    owner_id: Mapped[str | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
+    attributes: Mapped[dict[str, str]] = mapped_column(JSONText, default=dict)
+
+
+class Environment(Timestamped, Base):
+    """One environment of a project (one per git branch)."""
+
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    machine_name: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(256))
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="inactive")
+    parent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    is_main: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_code: Mapped[bool] = mapped_column(Boolean, default=False)
+    head_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    clone_parent_on_create: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by variable and access changes; cleared by the next deploy.
+    needs_redeploy: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_deployment_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_deployment_successful: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    last_backup_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attributes: Mapped[dict[str, str]] = mapped_column(JSONText, default=dict)
+
+
+class ProjectAccess(Base):
+    """An account's project role (``admin`` or ``viewer``)."""
+
+    __tablename__ = "project_access"
+    __table_args__ = (UniqueConstraint("project_id", "account_id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class EnvironmentTypeAccess(Base):
+    """An account's role on one environment type of a project."""
+
+    __tablename__ = "environment_type_access"
+    __table_args__ = (UniqueConstraint("project_id", "account_id", "env_type"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    env_type: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Invitation(Timestamped, Base):
+    """An invitation by email; applied when an account with that email exists."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    permissions: Mapped[list[dict[str, str]]] = mapped_column(JSONText, default=list)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    owner_id: Mapped[str | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Activity(Base):
+    """One change or piece of work, with its actor, state, result and log."""
+
+    __tablename__ = "activities"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    environments: Mapped[list[str]] = mapped_column(JSONText, default=list)
+    # Activities with the same queue key run one at a time (one per environment).
+    queue_key: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    result: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    completion_percent: Mapped[int] = mapped_column(Integer, default=0)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[str | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
+    timings: Mapped[dict[str, float]] = mapped_column(JSONText, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ActivityLog(Base):
+    """One line of an activity's log, in order."""
+
+    __tablename__ = "activity_logs"
+    __table_args__ = (UniqueConstraint("activity_pk", "seq"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    activity_pk: Mapped[int] = mapped_column(ForeignKey("activities.pk", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message: Mapped[str] = mapped_column(Text)

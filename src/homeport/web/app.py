@@ -7,7 +7,16 @@ from fastapi import FastAPI
 from homeport import __version__
 from homeport.settings import Settings
 from homeport.web.errors import install_error_handlers
-from homeport.web.routes import health, oauth2, ssh_keys, users
+from homeport.web.routes import (
+    access,
+    activities,
+    environments,
+    health,
+    oauth2,
+    projects,
+    ssh_keys,
+    users,
+)
 from homeport.web.state import AppState
 
 
@@ -23,6 +32,6 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     )
     app.state.homeport = state or AppState.build(settings)
     install_error_handlers(app)
-    for module in (health, oauth2, users, ssh_keys):
+    for module in (health, oauth2, users, ssh_keys, projects, environments, access, activities):
         app.include_router(module.router)
     return app

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from homeport.domain.activities import PENDING_ACTIVITY_KEY
 from homeport.domain.auth import Actor, authenticate
 from homeport.domain.errors import NotAuthenticated
 from homeport.web.state import AppState
@@ -24,13 +25,21 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 def get_session(request: Request, state: State) -> Iterator[Session]:
-    """A session in one transaction; writes (non-GET) take the write lock up front."""
+    """A session in one transaction; writes (non-GET) take the write lock up front.
+
+    The transaction commits when the route function returns, before the response is
+    sent (``scope="function"``), so a client never sees an answer for an uncommitted
+    change. New pending activities then wake the in-process worker.
+    """
     write = request.method not in ("GET", "HEAD", "OPTIONS")
     with state.db.session(write=write) as session:
         yield session
+        woke = session.info.get(PENDING_ACTIVITY_KEY, False)
+    if woke:
+        state.wake_worker()
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from homeport.domain.auth import AuthKeys
 from homeport.domain.ratelimit import FailureLimiter
@@ -19,6 +20,11 @@ class AppState:
     db: Database
     auth_keys: AuthKeys
     limiter: FailureLimiter
+    wake_event: threading.Event = field(default_factory=threading.Event)
+
+    def wake_worker(self) -> None:
+        """Tell an in-process worker that pending work was just committed."""
+        self.wake_event.set()
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> AppState:

@@ -11,8 +11,9 @@ from homeport.domain import accounts, api_tokens, policy
 from homeport.domain.errors import Forbidden, Invalid, NotFound
 from homeport.domain.ssh_keys import list_keys
 from homeport.store.models import Account
-from homeport.web import me_extras
 from homeport.web.deps import CurrentActor, DbSession, State
+from homeport.web.me_extras import me_projects
+from homeport.web.project_deps import base_url
 from homeport.web.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic, UserPublic
 from homeport.web.views import ssh_key_view, token_fields, token_view, user_view
 
@@ -45,7 +46,9 @@ def get_user(user_id: str, actor: CurrentActor, session: DbSession) -> UserPubli
 
 
 @router.get("/me")
-def legacy_me(request: Request, actor: CurrentActor, session: DbSession) -> dict[str, Any]:
+def legacy_me(
+    request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> dict[str, Any]:
     """The deprecated ``CurrentUser`` shape the JS client and older CLIs read."""
     account = actor.account
     keys = [ssh_key_view(k).model_dump() for k in list_keys(session, account)]
@@ -58,7 +61,7 @@ def legacy_me(request: Request, actor: CurrentActor, session: DbSession) -> dict
         "mail": account.email,
         "ssh_keys": keys,
         "has_key": bool(keys),
-        "projects": me_extras.projects_of(session, account, request),
+        "projects": me_projects(session, account, base_url(request, state)),
         "sequence": 0,
         "roles": ["administrator"] if account.is_admin else [],
         "picture": "",

@@ -1,0 +1,278 @@
+"""Activities: every change is recorded with its actor, state, result and log."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Text, and_, false, func, or_, select, type_coerce, update
+from sqlalchemy.orm import Session
+
+from homeport.domain.errors import Conflict, Invalid, NotFound
+from homeport.domain.ids import short_id
+from homeport.store.models import Account, Activity, ActivityLog
+from homeport.store.types import utcnow
+
+STATES = ("pending", "in_progress", "complete", "cancelled")
+RESULTS = ("success", "failure")
+MAX_COUNT = 1000
+DEFAULT_COUNT = 100
+# Running activities of these types stop when cancelled; pending ones always can be.
+CANCELLABLE_TYPES = ("test.only.slow", "environment.cron", "environment.source-operation")
+# Set on a session that recorded pending work, so its owner can wake a worker.
+PENDING_ACTIVITY_KEY = "homeport.pending_activity"
+SYSTEM_ACTOR = {"id": "admin", "display_name": "Homeport Bot", "kind": "system"}
+
+
+def actor_payload(account: Account | None) -> dict[str, Any]:
+    """``payload.user``: who did it, machine users marked as such."""
+    if account is None:
+        return dict(SYSTEM_ACTOR)
+    return {
+        "id": account.id,
+        "display_name": account.display_name,
+        "username": account.username,
+        "kind": account.kind,
+        "created_at": account.created_at.isoformat() if account.created_at else None,
+        "updated_at": account.updated_at.isoformat() if account.updated_at else None,
+    }
+
+
+def user_markup(account: Account | None) -> tuple[str, str]:
+    """The actor as ``(description markup, plain text)``."""
+    who = actor_payload(account)
+    name = str(who["display_name"])
+    return f'<user data-id="{html.escape(str(who["id"]))}">{html.escape(name)}</user>', name
+
+
+def env_markup(name: str, title: str | None = None) -> tuple[str, str]:
+    """An environment as ``(markup, plain text)``."""
+    shown = title or name
+    return f'<environment data-id="{html.escape(name)}">{html.escape(shown)}</environment>', shown
+
+
+def strong(value: str) -> tuple[str, str]:
+    """A highlighted value as ``(markup, plain text)``."""
+    return f"<strong>{html.escape(value)}</strong>", value
+
+
+@dataclass
+class Phrase:
+    """Builds ``description`` (markup) and ``text`` (plain) side by side."""
+
+    parts: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, part: tuple[str, str] | str) -> Phrase:
+        """Append markup (a pair) or plain words (escaped in the markup)."""
+        self.parts.append(part if isinstance(part, tuple) else (html.escape(part), part))
+        return self
+
+    @property
+    def description(self) -> str:
+        """The markup version."""
+        return "".join(m for m, _ in self.parts)
+
+    @property
+    def text(self) -> str:
+        """The plain version."""
+        return "".join(t for _, t in self.parts)
+
+
+def record(
+    session: Session,
+    *,
+    project_id: str,
+    type: str,
+    actor: Account | None,
+    phrase: Phrase,
+    environments: Sequence[str] = (),
+    payload: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+    pending: bool = False,
+    queue_key: str | None = None,
+    log: Iterable[str] = (),
+) -> Activity:
+    """Record an activity in the caller's transaction.
+
+    Quick changes (``pending=False``) complete at once with result success; long work
+    (``pending=True``) waits for the worker, one at a time per ``queue_key``.
+    """
+    now = utcnow()
+    who = actor_payload(actor)
+    activity = Activity(
+        id=short_id(),
+        project_id=project_id,
+        type=type,
+        environments=list(environments),
+        queue_key=queue_key,
+        state="pending" if pending else "complete",
+        result=None if pending else "success",
+        completion_percent=0 if pending else 100,
+        parameters={"user": who["id"], **(parameters or {})},
+        payload={"user": who, **(payload or {})},
+        description=phrase.description,
+        text=phrase.text,
+        actor_id=actor.id if actor else None,
+        created_at=now,
+        updated_at=now,
+        started_at=None if pending else now,
+        completed_at=None if pending else now,
+    )
+    session.add(activity)
+    session.flush()
+    if pending:
+        session.info[PENDING_ACTIVITY_KEY] = True
+    lines = list(log) or ([] if pending else [phrase.text])
+    for seq, message in enumerate(lines, start=1):
+        session.add(ActivityLog(activity_pk=activity.pk, seq=seq, timestamp=now, message=message))
+    return activity
+
+
+def append_log(session: Session, activity_pk: int, message: str) -> None:
+    """Append one log line (its own sequence number, so readers can resume)."""
+    last = session.scalar(
+        select(func.max(ActivityLog.seq)).where(ActivityLog.activity_pk == activity_pk)
+    )
+    session.add(ActivityLog(activity_pk=activity_pk, seq=(last or 0) + 1, message=message))
+
+
+def log_lines(session: Session, activity_pk: int, after_seq: int = 0) -> Sequence[ActivityLog]:
+    """Log lines after ``after_seq``, in order."""
+    query = (
+        select(ActivityLog)
+        .where(ActivityLog.activity_pk == activity_pk, ActivityLog.seq > after_seq)
+        .order_by(ActivityLog.seq)
+    )
+    return session.scalars(query).all()
+
+
+def parse_starts_at(raw: str) -> datetime:
+    """An ISO 8601 time or UNIX timestamp; ``+00:00`` may arrive as `` 00:00``."""
+    text = raw.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return datetime.fromtimestamp(float(text), UTC)
+    # The PHP CLI does not URL-encode '+', so the offset's sign arrives as a space.
+    text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text)
+    text = text.replace("Z", "+00:00")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid.field("starts_at", f"Not a date: {raw!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _type_condition(pattern: str) -> ColumnElement[bool]:
+    """``*``/``%`` wildcards; a name without a dot also matches ``<prefix>.<name>``."""
+    pattern = pattern.strip()
+    like = _like_escape(pattern).replace("*", "%").replace("\\%", "%")
+    conditions = [Activity.type.like(like, escape="\\")]
+    if "." not in pattern:
+        conditions.append(Activity.type.like("%." + like, escape="\\"))
+    return or_(*conditions)
+
+
+def env_condition(names: Iterable[str]) -> ColumnElement[bool]:
+    """Activities that concern any of ``names`` (environment names are quote-free)."""
+    # Compare the stored JSON text, not a JSON-encoded pattern.
+    as_text = type_coerce(Activity.environments, Text)
+    conds = [as_text.like(f'%"{_like_escape(name)}"%', escape="\\") for name in names]
+    return or_(*conds) if conds else false()
+
+
+def no_environment() -> ColumnElement[bool]:
+    """Project-wide activities (no environment)."""
+    return type_coerce(Activity.environments, Text) == "[]"
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    """The query parameters of an activity list."""
+
+    types: Sequence[str] = ()
+    states: Sequence[str] = ()
+    results: Sequence[str] = ()
+    starts_at: datetime | None = None
+    count: int = DEFAULT_COUNT
+
+    def validate(self) -> None:
+        """Raise Invalid for unknown states, results or counts."""
+        for state in self.states:
+            if state not in (*STATES, "staged", "scheduled"):
+                raise Invalid.field("state", f"Unknown state: {state!r}")
+        for result in self.results:
+            if result not in RESULTS:
+                raise Invalid.field("result", f"Unknown result: {result!r}")
+        if not 1 <= self.count <= MAX_COUNT:
+            raise Invalid.field("count", f"Between 1 and {MAX_COUNT}.")
+
+
+def list_activities(
+    session: Session,
+    project_id: str,
+    flt: ActivityFilter,
+    visible: ColumnElement[bool] | None = None,
+) -> Sequence[Activity]:
+    """Activities newest first; ``starts_at`` is an inclusive upper bound on created_at."""
+    flt.validate()
+    query = select(Activity).where(Activity.project_id == project_id)
+    if visible is not None:
+        query = query.where(visible)
+    if flt.types:
+        query = query.where(or_(*(_type_condition(t) for t in flt.types)))
+    if flt.states:
+        query = query.where(Activity.state.in_(flt.states))
+    if flt.results:
+        query = query.where(Activity.result.in_(flt.results))
+    if flt.starts_at is not None:
+        query = query.where(Activity.created_at <= flt.starts_at)
+    query = query.order_by(Activity.created_at.desc(), Activity.pk.desc()).limit(flt.count)
+    return session.scalars(query).all()
+
+
+def get_activity(session: Session, project_id: str, activity_id: str) -> Activity:
+    """One activity of the project; raises NotFound."""
+    row = session.scalar(
+        select(Activity).where(Activity.project_id == project_id, Activity.id == activity_id)
+    )
+    if row is None:
+        raise NotFound("Activity not found.")
+    return row
+
+
+def is_cancellable(
+    activity: Activity, cancellable_types: Iterable[str] = CANCELLABLE_TYPES
+) -> bool:
+    """Pending activities can always be cancelled; running ones if their type allows."""
+    if activity.state == "pending":
+        return True
+    return activity.state == "in_progress" and activity.type in set(cancellable_types)
+
+
+def cancel(session: Session, activity: Activity) -> None:
+    """Cancel a pending activity now, or ask the worker to stop a running one."""
+    if not is_cancellable(activity):
+        raise Conflict("This activity cannot be cancelled.")
+    now = utcnow()
+    if activity.state == "pending":
+        done = session.execute(
+            update(Activity)
+            .where(and_(Activity.pk == activity.pk, Activity.state == "pending"))
+            .values(state="cancelled", cancelled_at=now, completed_at=now, updated_at=now)
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            raise Conflict("The activity started meanwhile; try again.")
+        session.refresh(activity)
+        append_log(session, activity.pk, "Cancelled before it started.")
+    else:
+        activity.cancel_requested = True
+        append_log(session, activity.pk, "Cancellation requested.")

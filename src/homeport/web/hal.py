@@ -1,0 +1,195 @@
+"""HAL envelopes and links: ``_links`` come from the policy's answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from homeport.domain.activities import CANCELLABLE_TYPES, is_cancellable
+from homeport.domain.policy import ProjectGrants
+from homeport.store.models import Activity, Environment, Project
+from homeport.web.schemas import iso
+
+
+def link(href: str, method: str | None = None) -> dict[str, Any]:
+    """A HAL link; operations carry their method in ``meta``."""
+    out: dict[str, Any] = {"href": href}
+    if method:
+        out["meta"] = {method.lower(): {}}
+    return out
+
+
+def project_path(project_id: str) -> str:
+    """``/projects/{id}``."""
+    return f"/projects/{project_id}"
+
+
+def env_path(project_id: str, env_name: str) -> str:
+    """``/projects/{id}/environments/{name}`` with the name URL-encoded."""
+    return f"{project_path(project_id)}/environments/{quote(env_name, safe='')}"
+
+
+def accepted(
+    code: int,
+    entity: Mapping[str, Any] | None,
+    activities: Sequence[Activity],
+    can_cancel: Callable[[Activity], bool] | None = None,
+) -> dict[str, Any]:
+    """The body of a mutation: status, code, the entity and its activities (never 202)."""
+    embedded: dict[str, Any] = {
+        "activities": [activity_view(a, bool(can_cancel and can_cancel(a))) for a in activities]
+    }
+    if entity is not None:
+        embedded["entity"] = dict(entity)
+    return {"status": "OK", "code": code, "_embedded": embedded}
+
+
+def project_view(project: Project, grants: ProjectGrants, base_url: str) -> dict[str, Any]:
+    """A project as Platform.sh shows it, with links the caller may follow."""
+    self_path = project_path(project.id)
+    links: dict[str, Any] = {
+        "self": link(self_path),
+        "environments": link(f"{self_path}/environments"),
+        "activities": link(f"{self_path}/activities"),
+        "environment-types": link(f"{self_path}/environment-types"),
+        "access": link(f"{self_path}/access"),
+        "invitations": link(f"{self_path}/invitations"),
+        "user-access": link(f"{self_path}/user-access"),
+        "variables": link(f"{self_path}/variables"),
+    }
+    if grants.can_project("edit"):
+        links["#edit"] = link(self_path, "PATCH")
+    if grants.can_project("delete"):
+        links["#delete"] = link(self_path, "DELETE")
+    if grants.can_project("manage_access"):
+        links["#access"] = link(f"{self_path}/access", "POST")
+        links["#invitations"] = link(f"{self_path}/invitations", "POST")
+        links["#machine-users"] = link(f"{self_path}/machine-users", "POST")
+    if grants.can_project("manage_variables"):
+        links["#manage-variables"] = link(f"{self_path}/variables", "POST")
+    return {
+        "id": project.id,
+        "title": project.title,
+        "description": project.description,
+        "owner": project.owner_id,
+        "namespace": "homeport",
+        "organization": None,
+        "default_branch": project.default_branch,
+        "region": project.region,
+        "timezone": project.timezone,
+        "status": {"code": "provisioned", "message": "ok"},
+        "attributes": dict(project.attributes or {}),
+        "repository": {"url": f"{base_url}/git/{project.id}.git", "client_ssh_key": None},
+        "default_domain": None,
+        "subscription": {"plan": "self-hosted", "environments": 0, "storage": 0},
+        "vendor": "homeport",
+        "created_at": iso(project.created_at),
+        "updated_at": iso(project.updated_at),
+        "endpoint": f"{base_url}{self_path}",
+        "_links": links,
+    }
+
+
+def environment_view(env: Environment, grants: ProjectGrants) -> dict[str, Any]:
+    """An environment with the ``#`` operations its state and the caller allow."""
+    self_path = env_path(env.project_id, env.name)
+    links: dict[str, Any] = {
+        "self": link(self_path),
+        "project": link(project_path(env.project_id)),
+        "#activities": link(f"{self_path}/activities"),
+        "activities": link(f"{self_path}/activities"),
+        "backups": link(f"{self_path}/backups"),
+        "#variables": link(f"{self_path}/variables"),
+    }
+    active = env.status == "active"
+
+    def allow(rel: str, action: str, ok_state: bool, path: str, method: str = "POST") -> None:
+        if ok_state and grants.can_env(action, env.type):  # type: ignore[arg-type]
+            links[rel] = link(path, method)
+
+    allow("#edit", "edit", env.status != "deleting", self_path, "PATCH")
+    allow("#delete", "delete", env.status == "inactive" and not env.is_main, self_path, "DELETE")
+    allow("#activate", "activate", env.status == "inactive", f"{self_path}/activate")
+    allow("#deactivate", "deactivate", active and not env.is_main, f"{self_path}/deactivate")
+    allow("#redeploy", "redeploy", active, f"{self_path}/redeploy")
+    allow("#backup", "backup", active, f"{self_path}/backup")
+    allow("#manage-variables", "manage_variables", True, f"{self_path}/variables")
+    # At least one child type must be reachable for the link to make sense.
+    if active and any(grants.can_branch(env.type, t) for t in ("development", "staging")):
+        links["#branch"] = link(f"{self_path}/branch", "POST")
+    return {
+        "id": env.name,
+        "name": env.name,
+        "machine_name": env.machine_name,
+        "title": env.title,
+        "type": env.type,
+        "status": env.status,
+        "parent": env.parent,
+        "project": env.project_id,
+        "is_main": env.is_main,
+        "is_dirty": env.status == "dirty",
+        "is_pr": False,
+        "has_code": env.has_code,
+        "has_remote": False,
+        "has_domains": False,
+        "has_deployment": env.last_deployment_at is not None,
+        "head_commit": env.head_commit,
+        "clone_parent_on_create": env.clone_parent_on_create,
+        "deployment_target": "local",
+        "default_domain": None,
+        "edge_hostname": None,
+        "attributes": dict(env.attributes or {}),
+        "http_access": {"is_enabled": True, "addresses": [], "basic_auth": {}},
+        "enable_smtp": False,
+        "restrict_robots": True,
+        "deployment_state": {
+            "last_deployment_successful": env.last_deployment_successful,
+            "last_deployment_at": iso(env.last_deployment_at),
+            "last_autoscale_up_at": None,
+            "last_autoscale_down_at": None,
+            "crons": {"enabled": True, "status": "running" if active else "paused"},
+        },
+        "needs_redeploy": env.needs_redeploy,
+        "last_active_at": iso(env.updated_at),
+        "last_backup_at": iso(env.last_backup_at),
+        "has_staged_activities": False,
+        "can_rolling_deploy": False,
+        "supports_restrict_robots": True,
+        "merge_info": {"commits_ahead": 0, "commits_behind": 0, "parent_ref": None},
+        "created_at": iso(env.created_at),
+        "updated_at": iso(env.updated_at),
+        "_links": links,
+    }
+
+
+def activity_view(activity: Activity, can_cancel: bool = False) -> dict[str, Any]:
+    """An activity; ``#cancel`` appears while it can be cancelled by the caller."""
+    base = f"{project_path(activity.project_id)}/activities/{activity.id}"
+    links: dict[str, Any] = {"self": link(base), "log": link(f"{base}/log")}
+    if can_cancel and is_cancellable(activity, CANCELLABLE_TYPES):
+        links["#cancel"] = link(f"{base}/cancel", "POST")
+    return {
+        "id": activity.id,
+        "type": activity.type,
+        "project": activity.project_id,
+        "environments": list(activity.environments),
+        "integration": None,
+        "state": activity.state,
+        "result": activity.result,
+        "completion_percent": activity.completion_percent,
+        "parameters": dict(activity.parameters),
+        "payload": dict(activity.payload),
+        "description": activity.description,
+        "text": activity.text,
+        "log": "",
+        "timings": dict(activity.timings or {}),
+        "commands": [],
+        "created_at": iso(activity.created_at),
+        "updated_at": iso(activity.updated_at),
+        "started_at": iso(activity.started_at),
+        "completed_at": iso(activity.completed_at),
+        "cancelled_at": iso(activity.cancelled_at),
+        "expires_at": None,
+        "_links": links,
+    }

@@ -1,0 +1,83 @@
+"""Resolving a project (and the caller's grants on it) from the path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from homeport.domain import environments as envs
+from homeport.domain.errors import Forbidden, NotFound
+from homeport.domain.policy import EnvAction, ProjectAction, ProjectGrants, load_grants
+from homeport.domain.projects import get_project
+from homeport.store.models import Activity, Environment, Project
+from homeport.web.deps import CurrentActor, DbSession, State
+from homeport.web.hal import accepted
+
+
+@dataclass
+class ProjectContext:
+    """The project of the path and what the caller holds on it."""
+
+    project: Project
+    grants: ProjectGrants
+    base_url: str
+
+    def require(self, action: ProjectAction) -> None:
+        """403 unless the caller may do ``action`` on the project."""
+        if not self.grants.can_project(action):
+            raise Forbidden("You do not have permission to do this on the project.")
+
+    def environment(self, session: DbSession, name: str, action: EnvAction = "view") -> Environment:
+        """The named environment; 404 if the caller may not even view it, else 403."""
+        env = envs.get_environment(session, self.project, name)
+        if not self.grants.can_env("view", env.type):
+            raise NotFound("Environment not found.")
+        if not self.grants.can_env(action, env.type):
+            raise Forbidden("You do not have permission to do this on the environment.")
+        return env
+
+    def can_cancel(self, session: Session, activity: Activity) -> bool:
+        """Admins of every environment the activity concerns (project admins otherwise)."""
+        if not activity.environments:
+            return self.grants.can_project("cancel_activity")
+        for name in activity.environments:
+            try:
+                env = envs.get_environment(session, self.project, name)
+            except NotFound:  # the environment is gone: project admins decide
+                return self.grants.can_project("cancel_activity")
+            if not self.grants.can_env("cancel_activity", env.type):
+                return False
+        return True
+
+    def accepted(
+        self,
+        session: Session,
+        code: int,
+        entity: Mapping[str, Any] | None,
+        activities: Sequence[Activity],
+    ) -> dict[str, Any]:
+        """A mutation's body, with ``#cancel`` links as the caller's roles allow."""
+        return accepted(code, entity, activities, lambda a: self.can_cancel(session, a))
+
+
+def base_url(request: Request, state: State) -> str:
+    """The public base URL (``HOMEPORT_PUBLIC_URL`` or the request's own)."""
+    return state.settings.public_url or str(request.base_url).rstrip("/")
+
+
+def project_context(
+    project_id: str, request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> ProjectContext:
+    """404 for projects the caller holds no role on: they stay invisible."""
+    project = get_project(session, project_id)
+    grants = load_grants(session, actor.account, project)
+    if not grants.can_project("view"):
+        raise NotFound("Project not found.")
+    return ProjectContext(project, grants, base_url(request, state))
+
+
+ProjectCtx = Annotated[ProjectContext, Depends(project_context)]

@@ -1,0 +1,198 @@
+"""Activities: lists with filters, one activity, cancel, and the live log stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import ColumnElement, or_
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+
+from homeport.domain import activities as acts
+from homeport.domain import environments as envs
+from homeport.domain.errors import Forbidden, Invalid, NotFound
+from homeport.store.models import Activity
+from homeport.web.deps import DbSession, State
+from homeport.web.hal import activity_view
+from homeport.web.project_deps import ProjectContext, ProjectCtx
+
+router = APIRouter(tags=["Activity"])
+PROJECT = "/projects/{project_id}/activities"
+ENV = "/projects/{project_id}/environments/{environment_id}/activities"
+POLL_SECONDS = 0.05
+
+Strings = Annotated[list[str] | None, Query()]
+
+
+def _filter(
+    type: list[str] | None,
+    state: list[str] | None,
+    result: list[str] | None,
+    starts_at: str | None,
+    count: int | None,
+) -> acts.ActivityFilter:
+    return acts.ActivityFilter(
+        types=[t for raw in type or [] for t in raw.split(",") if t],
+        states=[s for raw in state or [] for s in raw.split(",") if s],
+        results=[r for raw in result or [] for r in raw.split(",") if r],
+        starts_at=acts.parse_starts_at(starts_at) if starts_at else None,
+        count=acts.DEFAULT_COUNT if count is None else count,
+    )
+
+
+def _visible(ctx: ProjectContext, session: DbSession) -> ColumnElement[bool] | None:
+    """Project-wide activities, and those of environments the caller may view."""
+    names = [e.name for e in envs.list_environments(session, ctx.project)]
+    seen = [
+        e.name
+        for e in envs.list_environments(session, ctx.project)
+        if ctx.grants.can_env("view", e.type)
+    ]
+    if len(seen) == len(names) and ctx.grants.is_project_admin:
+        return None
+    return or_(acts.no_environment(), acts.env_condition(seen))
+
+
+def _get_visible(ctx: ProjectContext, session: DbSession, activity_id: str) -> Activity:
+    activity = acts.get_activity(session, ctx.project.id, activity_id)
+    visible = _visible(ctx, session)
+    if visible is not None and activity.environments:
+        names = {
+            e.name
+            for e in envs.list_environments(session, ctx.project)
+            if ctx.grants.can_env("view", e.type)
+        }
+        if not names.intersection(activity.environments):
+            raise NotFound("Activity not found.")
+    return activity
+
+
+def _views(ctx: ProjectContext, session: DbSession, rows: Any) -> list[dict[str, Any]]:
+    return [activity_view(a, ctx.can_cancel(session, a)) for a in rows]
+
+
+@router.get(PROJECT)
+def list_project_activities(
+    ctx: ProjectCtx,
+    session: DbSession,
+    type: Strings = None,
+    state: Strings = None,
+    result: Strings = None,
+    starts_at: str | None = None,
+    count: int | None = None,
+) -> list[dict[str, Any]]:
+    """The project's activities, newest first (a plain array)."""
+    flt = _filter(type, state, result, starts_at, count)
+    rows = acts.list_activities(session, ctx.project.id, flt, _visible(ctx, session))
+    return _views(ctx, session, rows)
+
+
+@router.get(ENV)
+def list_environment_activities(
+    environment_id: str,
+    ctx: ProjectCtx,
+    session: DbSession,
+    type: Strings = None,
+    state: Strings = None,
+    result: Strings = None,
+    starts_at: str | None = None,
+    count: int | None = None,
+) -> list[dict[str, Any]]:
+    """One environment's activities, newest first."""
+    env = ctx.environment(session, environment_id)
+    flt = _filter(type, state, result, starts_at, count)
+    rows = acts.list_activities(session, ctx.project.id, flt, acts.env_condition([env.name]))
+    return _views(ctx, session, rows)
+
+
+@router.get(PROJECT + "/{activity_id}")
+def get_project_activity(activity_id: str, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
+    """One activity."""
+    activity = _get_visible(ctx, session, activity_id)
+    return activity_view(activity, ctx.can_cancel(session, activity))
+
+
+@router.get(ENV + "/{activity_id}")
+def get_environment_activity(
+    environment_id: str, activity_id: str, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """One activity, through its environment."""
+    env = ctx.environment(session, environment_id)
+    activity = _get_visible(ctx, session, activity_id)
+    if env.name not in activity.environments:
+        raise NotFound("Activity not found.")
+    return activity_view(activity, ctx.can_cancel(session, activity))
+
+
+def _cancel(ctx: ProjectContext, session: DbSession, activity_id: str) -> dict[str, Any]:
+    activity = _get_visible(ctx, session, activity_id)
+    if not ctx.can_cancel(session, activity):
+        raise Forbidden("You may not cancel this activity.")
+    acts.cancel(session, activity)
+    return ctx.accepted(session, 200, None, [activity])
+
+
+@router.post(PROJECT + "/{activity_id}/cancel")
+def cancel_project_activity(
+    activity_id: str, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """Cancel a pending (or cancellable running) activity."""
+    return _cancel(ctx, session, activity_id)
+
+
+@router.post(ENV + "/{activity_id}/cancel")
+def cancel_environment_activity(
+    environment_id: str, activity_id: str, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """Cancel, through the environment."""
+    ctx.environment(session, environment_id)
+    return _cancel(ctx, session, activity_id)
+
+
+@router.get(PROJECT + "/{activity_id}/log")
+async def activity_log(
+    activity_id: str,
+    ctx: ProjectCtx,
+    state: State,
+    session: DbSession,
+    start_at: int = 0,
+    max_items: int = 0,
+    max_delay: int | None = None,
+) -> StreamingResponse:
+    """Newline-delimited JSON log lines, live while the activity runs, then a seal."""
+    activity = _get_visible(ctx, session, activity_id)
+    if start_at < 0 or max_items < 0:
+        raise Invalid.field("start_at", "Must not be negative.")
+    pk = activity.pk
+
+    def poll(after: int) -> tuple[list[tuple[int, str, str]], bool]:
+        with state.db.session() as s:
+            row = s.get(Activity, pk)
+            finished = row is None or row.state in ("complete", "cancelled")
+            lines = [
+                (line.seq, line.timestamp.isoformat(), line.message)
+                for line in acts.log_lines(s, pk, after)
+            ]
+            return lines, finished
+
+    async def stream() -> AsyncIterator[bytes]:
+        cursor, sent = start_at, 0
+        while True:
+            lines, finished = await run_in_threadpool(poll, cursor)
+            for seq, stamp, message in lines:
+                item = {"_id": str(seq), "data": {"timestamp": stamp, "message": message}}
+                yield (json.dumps(item) + "\n").encode()
+                cursor, sent = seq, sent + 1
+                if max_items and sent >= max_items:
+                    return
+            if finished and not lines:
+                yield (json.dumps({"_id": str(cursor + 1), "seal": True}) + "\n").encode()
+                return
+            if not lines:
+                await asyncio.sleep(POLL_SECONDS)
+
+    return StreamingResponse(stream(), media_type="application/x-json-stream")

@@ -1,0 +1,126 @@
+"""Environments: list, get, edit, delete, and the ``#`` actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import Field
+
+from homeport.domain import environments as envs
+from homeport.web.deps import DbSession, State
+from homeport.web.hal import environment_view
+from homeport.web.project_deps import ProjectCtx
+from homeport.web.schemas import Strict
+
+router = APIRouter(tags=["Environment"])
+ENV = "/projects/{project_id}/environments/{environment_id}"
+
+
+class BranchInput(Strict):
+    """``#branch``: the new environment's name, title, type and whether to copy data."""
+
+    name: str = Field(max_length=256)
+    title: str | None = Field(default=None, max_length=256)
+    type: str = Field(default="development", max_length=32)
+    clone_parent: bool = True
+
+
+class EnvironmentPatch(Strict):
+    """``#edit``: title, type, parent."""
+
+    title: str | None = Field(default=None, max_length=256)
+    type: str | None = Field(default=None, max_length=32)
+    parent: str | None = Field(default=None, max_length=64)
+
+
+@router.get("/projects/{project_id}/environments")
+def list_environments(ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any]]:
+    """The environments the caller may view (a plain array)."""
+    return [
+        environment_view(e, ctx.grants)
+        for e in envs.list_environments(session, ctx.project)
+        if ctx.grants.can_env("view", e.type)
+    ]
+
+
+@router.get(ENV)
+def get_environment(environment_id: str, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
+    """One environment."""
+    return environment_view(ctx.environment(session, environment_id), ctx.grants)
+
+
+@router.patch(ENV)
+def patch_environment(
+    environment_id: str,
+    body: EnvironmentPatch,
+    request: Request,
+    ctx: ProjectCtx,
+    session: DbSession,
+) -> dict[str, Any]:
+    """Change the title, type or parent."""
+    env = ctx.environment(session, environment_id, "edit")
+    activity = envs.edit(
+        session,
+        ctx.grants,
+        env,
+        title=body.title,
+        env_type=body.type,
+        parent=body.parent,
+        parent_given="parent" in body.model_fields_set,
+    )
+    return ctx.accepted(
+        session, 200, environment_view(env, ctx.grants), [activity] if activity else []
+    )
+
+
+@router.delete(ENV)
+def delete_environment(
+    environment_id: str, ctx: ProjectCtx, session: DbSession, state: State
+) -> dict[str, Any]:
+    """Delete an inactive environment."""
+    env = ctx.environment(session, environment_id, "delete")
+    activity = envs.delete(session, ctx.grants, env, state.settings.environments_dir)
+    return ctx.accepted(session, 200, None, [activity])
+
+
+@router.post(ENV + "/branch", status_code=201)
+def branch_environment(
+    environment_id: str, body: BranchInput, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """Create a child environment."""
+    parent = ctx.environment(session, environment_id, "branch")
+    child, activity = envs.branch(
+        session, ctx.grants, parent, body.name, body.title, body.type, body.clone_parent
+    )
+    return ctx.accepted(session, 201, environment_view(child, ctx.grants), [activity])
+
+
+@router.post(ENV + "/activate")
+def activate_environment(
+    environment_id: str, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """``#activate``: bring an inactive environment up."""
+    env = ctx.environment(session, environment_id, "activate")
+    activity = envs.activate(session, ctx.grants, env)
+    return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])
+
+
+@router.post(ENV + "/deactivate")
+def deactivate_environment(
+    environment_id: str, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """``#deactivate``: take an environment down (its data is removed)."""
+    env = ctx.environment(session, environment_id, "deactivate")
+    activity = envs.deactivate(session, ctx.grants, env)
+    return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])
+
+
+@router.post(ENV + "/redeploy")
+def redeploy_environment(
+    environment_id: str, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """``#redeploy``: redeploy an active environment."""
+    env = ctx.environment(session, environment_id, "redeploy")
+    activity = envs.redeploy(session, ctx.grants, env)
+    return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])

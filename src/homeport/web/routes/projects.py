@@ -1,0 +1,102 @@
+"""Projects: ``/projects`` and ``/projects/{id}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import Field
+
+from homeport.domain import policy, projects
+from homeport.domain.errors import Forbidden
+from homeport.domain.policy import load_grants
+from homeport.web.deps import CurrentActor, DbSession, State
+from homeport.web.hal import accepted, project_view
+from homeport.web.project_deps import ProjectCtx, base_url
+from homeport.web.schemas import Strict
+
+router = APIRouter(tags=["Project"])
+
+
+class ProjectCreate(Strict):
+    """``POST /projects`` (a Homeport extension; Platform.sh creates via subscriptions)."""
+
+    title: str = Field(max_length=256)
+    default_branch: str = Field(default="main", max_length=64)
+    region: str = Field(default="local", max_length=64)
+    timezone: str = Field(default="UTC", max_length=64)
+    description: str = Field(default="", max_length=4096)
+
+
+class ProjectPatch(Strict):
+    """``PATCH /projects/{id}``."""
+
+    title: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=4096)
+    timezone: str | None = Field(default=None, max_length=64)
+    default_branch: str | None = Field(default=None, max_length=64)
+
+
+@router.post("/projects", status_code=201)
+def create_project(
+    body: ProjectCreate, request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> dict[str, Any]:
+    """Create a project; the creator becomes its owner and a project admin."""
+    if not policy.may_create_project(actor.account, state.settings.project_create):
+        raise Forbidden("You may not create projects.")
+    project, activity = projects.create_project(
+        session,
+        actor.account,
+        projects.NewProject(
+            title=body.title,
+            default_branch=body.default_branch,
+            region=body.region,
+            timezone=body.timezone,
+            description=body.description,
+        ),
+    )
+    grants = load_grants(session, actor.account, project)
+    view = project_view(project, grants, base_url(request, state))
+    return accepted(201, view, [activity])
+
+
+@router.get("/projects")
+def list_projects(
+    request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> list[dict[str, Any]]:
+    """The caller's projects (an extension; Platform.sh lists them through ``/me``)."""
+    url = base_url(request, state)
+    return [
+        project_view(p, load_grants(session, actor.account, p), url)
+        for p in projects.projects_of(session, actor.account)
+    ]
+
+
+@router.get("/projects/{project_id}")
+def get_project(ctx: ProjectCtx) -> dict[str, Any]:
+    """One project."""
+    return project_view(ctx.project, ctx.grants, ctx.base_url)
+
+
+@router.patch("/projects/{project_id}")
+def patch_project(body: ProjectPatch, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
+    """Change the title, description or time zone."""
+    ctx.require("edit")
+    recorded = projects.update_project(
+        session,
+        ctx.grants.account,
+        ctx.project,
+        title=body.title,
+        description=body.description,
+        timezone=body.timezone,
+        default_branch=body.default_branch,
+    )
+    return ctx.accepted(session, 200, project_view(ctx.project, ctx.grants, ctx.base_url), recorded)
+
+
+@router.delete("/projects/{project_id}")
+def delete_project(ctx: ProjectCtx, session: DbSession, state: State) -> dict[str, Any]:
+    """Delete the project and everything in it (owner or platform admin)."""
+    ctx.require("delete")
+    projects.delete_project(session, ctx.project, state.settings.environments_dir)
+    return ctx.accepted(session, 200, None, [])

@@ -1,0 +1,1 @@
+"""The activity worker: claims pending activities and runs them."""

@@ -1,0 +1,226 @@
+"""The worker loop: claim atomically, run one activity per environment, recover crashes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import aliased
+
+from homeport.domain.activities import append_log
+from homeport.settings import Settings
+from homeport.store.db import Database
+from homeport.store.models import Activity
+from homeport.store.types import utcnow
+from homeport.worker.context import ActivityContext, ActivitySnapshot, Cancelled
+
+log = logging.getLogger("homeport.worker")
+
+Handler = Callable[[ActivityContext], None]
+
+HEARTBEAT_SECONDS = 5.0
+STALE_AFTER = timedelta(seconds=60)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Worker:
+    """Runs pending activities; several workers may share one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        handlers: Mapping[str, Handler],
+        wake_event: threading.Event | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.handlers = dict(handlers)
+        self.host = socket.gethostname()
+        self.ident = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.stop_event = threading.Event()
+        self.wake_event = wake_event or threading.Event()
+
+        self.threads: list[threading.Thread] = []
+
+    def start(self, count: int, daemon: bool = True) -> None:
+        """Run ``count`` loops in threads (activities of different environments overlap)."""
+        for i in range(count):
+            thread = threading.Thread(target=self.run_forever, name=f"worker-{i}", daemon=daemon)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        """Ask every loop to finish its current activity and return."""
+        self.stop_event.set()
+        self.wake_event.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the loops to return."""
+        for thread in self.threads:
+            thread.join(timeout)
+
+    # -- recovery ---------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Fail activities whose worker died: same host and dead pid, or no heartbeat."""
+        now = utcnow()
+        failed = 0
+        with self.db.session(write=True) as session:
+            rows = session.scalars(select(Activity).where(Activity.state == "in_progress")).all()
+            for row in rows:
+                owner = (row.claimed_by or "::").split(":")
+                dead_here = (
+                    owner[0] == self.host
+                    and row.claimed_by != self.ident
+                    and owner[1].isdigit()
+                    and not _pid_alive(int(owner[1]))
+                )
+                stale = row.heartbeat_at is None or row.heartbeat_at < now - STALE_AFTER
+                if row.claimed_by == self.ident or not (dead_here or stale):
+                    continue
+                row.state, row.result = "complete", "failure"
+                row.completed_at = row.updated_at = now
+                append_log(
+                    session,
+                    row.pk,
+                    "The worker running this activity stopped before it finished "
+                    "(crash, kill or restart); the activity is marked as failed.\n",
+                )
+                failed += 1
+        if failed:
+            log.warning("marked %d interrupted activities as failed", failed)
+        return failed
+
+    # -- claiming ---------------------------------------------------------------------
+
+    def claim(self) -> ActivitySnapshot | None:
+        """Atomically take the oldest runnable activity (production first)."""
+        busy = aliased(Activity)
+        running_same_queue = exists().where(
+            and_(
+                busy.queue_key == Activity.queue_key,
+                busy.state == "in_progress",
+            )
+        )
+        with self.db.session(write=True) as session:
+            candidates = session.scalars(
+                select(Activity)
+                .where(Activity.state == "pending", ~running_same_queue)
+                .order_by(Activity.created_at, Activity.pk)
+                .limit(20)
+            ).all()
+            if not candidates:
+                return None
+            # Production environments jump the queue, as on Platform.sh.
+            chosen = sorted(candidates, key=lambda a: a.payload.get("production") is not True)[0]
+            now = utcnow()
+            result = session.execute(
+                update(Activity)
+                .where(Activity.pk == chosen.pk, Activity.state == "pending")
+                .values(
+                    state="in_progress",
+                    started_at=now,
+                    updated_at=now,
+                    heartbeat_at=now,
+                    claimed_by=self.ident,
+                    completion_percent=0,
+                )
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                return None
+            session.refresh(chosen)
+            return ActivitySnapshot.of(chosen)
+
+    # -- running ----------------------------------------------------------------------
+
+    def _finish(self, snap: ActivitySnapshot, state: str, result: str | None, line: str) -> None:
+        now = utcnow()
+        with self.db.session(write=True) as session:
+            append_log(session, snap.pk, line)
+            values: dict[str, object] = {
+                "state": state,
+                "result": result,
+                "completed_at": now,
+                "updated_at": now,
+            }
+            if state == "complete":
+                values["completion_percent"] = 100
+            if state == "cancelled":
+                values["cancelled_at"] = now
+            session.execute(update(Activity).where(Activity.pk == snap.pk).values(**values))
+
+    def run_one(self, snap: ActivitySnapshot) -> None:
+        """Run a claimed activity to the end, whatever the handler does."""
+        handler = self.handlers.get(snap.type)
+        if handler is None:
+            self._finish(snap, "complete", "failure", f"No handler for {snap.type}.\n")
+            return
+        ctx = ActivityContext(self.db, self.settings, snap)
+        beating = threading.Event()
+
+        def heartbeat() -> None:
+            while not beating.wait(HEARTBEAT_SECONDS):
+                with self.db.session(write=True) as session:
+                    session.execute(
+                        update(Activity).where(Activity.pk == snap.pk).values(heartbeat_at=utcnow())
+                    )
+
+        beat = threading.Thread(target=heartbeat, name=f"heartbeat-{snap.id}", daemon=True)
+        beat.start()
+        started = time.monotonic()
+        try:
+            handler(ctx)
+        except Cancelled:
+            self._finish(snap, "cancelled", None, "Cancelled.\n")
+        except Exception as exc:  # a handler's failure fails its activity, not the worker
+            log.exception("activity %s (%s) failed", snap.id, snap.type)
+            self._finish(snap, "complete", "failure", f"Failed: {exc}\n")
+        else:
+            took = time.monotonic() - started
+            self._finish(snap, "complete", "success", f"Completed in {took:.2f} s.\n")
+        finally:
+            beating.set()
+            beat.join()
+
+    def run_once(self) -> bool:
+        """Claim and run one activity; False when there was nothing to do."""
+        snap = self.claim()
+        if snap is None:
+            return False
+        self.run_one(snap)
+        return True
+
+    def run_forever(self) -> None:
+        """Loop until ``stop_event`` is set; recovers crashed activities now and then."""
+        self.recover()
+        last_recover = time.monotonic()
+        while not self.stop_event.is_set():
+            try:
+                worked = self.run_once()
+                if time.monotonic() - last_recover > STALE_AFTER.total_seconds() / 2:
+                    self.recover()
+                    last_recover = time.monotonic()
+            except Exception:  # the database may be briefly unavailable; keep going
+                log.exception("worker loop error")
+                worked = False
+            if not worked and not self.stop_event.is_set():
+                # Woken at once by the API in this process; polling covers other writers.
+                self.wake_event.wait(self.settings.worker_poll_interval)
+                self.wake_event.clear()

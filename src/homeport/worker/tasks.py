@@ -1,0 +1,113 @@
+"""Handlers of long-running activity types, keyed by activity type."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from homeport.domain import environments as envs
+from homeport.domain.projects import get_project
+from homeport.settings import Settings
+from homeport.store.models import Environment
+from homeport.store.types import utcnow
+from homeport.worker.context import ActivityContext
+from homeport.worker.runner import Handler
+
+
+def _environment(ctx: ActivityContext, session: Session) -> Environment:
+    project = get_project(session, ctx.activity.project_id)
+    return envs.get_environment(session, project, ctx.activity.environments[0])
+
+
+def _data_dir(ctx: ActivityContext, env: Environment) -> Path:
+    return envs.data_dir(ctx.settings.environments_dir, env)
+
+
+def branch(ctx: ActivityContext) -> None:
+    """Prepare the new environment's data (a copy of the parent's) and activate it."""
+    params = ctx.activity.parameters
+    with ctx.session() as session:
+        child = _environment(ctx, session)
+        parent_env = envs.get_environment(
+            session, get_project(session, child.project_id), str(params["parent"])
+        )
+        child_dir, parent_dir = _data_dir(ctx, child), _data_dir(ctx, parent_env)
+    ctx.log(f"Creating environment {child.name} from {parent_env.name}")
+    if child_dir.exists():
+        shutil.rmtree(child_dir)
+    child_dir.parent.mkdir(parents=True, exist_ok=True)
+    if params.get("clone_parent", True) and parent_dir.is_dir():
+        ctx.log("Copying the parent environment's data")
+        shutil.copytree(parent_dir, child_dir, symlinks=True)
+    else:
+        child_dir.mkdir(parents=True, exist_ok=True)
+    ctx.progress(90)
+    with ctx.session() as session:
+        child = _environment(ctx, session)
+        child.status = "active"
+    ctx.log(f"Environment {child.name} is active")
+
+
+def activate(ctx: ActivityContext) -> None:
+    """Bring an inactive environment up: its data area exists, its status is active."""
+    with ctx.session() as session:
+        env = _environment(ctx, session)
+        _data_dir(ctx, env).mkdir(parents=True, exist_ok=True)
+        env.status = "active"
+    ctx.log(f"Environment {env.name} is active")
+
+
+def deactivate(ctx: ActivityContext) -> None:
+    """Take an environment down and remove its data, as Platform.sh does."""
+    with ctx.session() as session:
+        env = _environment(ctx, session)
+        area = _data_dir(ctx, env)
+    ctx.log("Removing the environment's data")
+    if area.exists():
+        shutil.rmtree(area)
+    with ctx.session() as session:
+        env = _environment(ctx, session)
+        env.status = "inactive"
+    ctx.log(f"Environment {env.name} is inactive")
+
+
+def redeploy(ctx: ActivityContext) -> None:
+    """Redeploy: until the runtime exists there is no process to restart."""
+    with ctx.session() as session:
+        env = _environment(ctx, session)
+        name = env.name
+    ctx.log(f"Redeploying environment {name}")
+    ctx.log("No application runtime is configured on this server yet: nothing to restart.")
+    with ctx.session() as session:
+        env = _environment(ctx, session)
+        env.needs_redeploy = False
+        env.last_deployment_at = utcnow()
+        env.last_deployment_successful = True
+
+
+def test_only_slow(ctx: ActivityContext) -> None:
+    """TEST ONLY (``HOMEPORT_TEST_HANDLERS=1``): logs a line per step, then sleeps."""
+    steps = int(ctx.activity.parameters.get("steps", 10))
+    delay = float(ctx.activity.parameters.get("delay", 0.5))
+    for i in range(steps):
+        ctx.check_cancelled()
+        ctx.log(f"step {i + 1} of {steps}")
+        ctx.progress(int(100 * (i + 1) / steps))
+        time.sleep(delay)
+
+
+def default_handlers(settings: Settings) -> Mapping[str, Handler]:
+    """The handler of each long-running activity type."""
+    handlers: dict[str, Handler] = {
+        "environment.branch": branch,
+        "environment.activate": activate,
+        "environment.deactivate": deactivate,
+        "environment.redeploy": redeploy,
+    }
+    if settings.test_handlers:
+        handlers["test.only.slow"] = test_only_slow
+    return handlers
