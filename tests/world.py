@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from homeport.domain import access, environments, projects
+from homeport.domain import access, environments, projects, variables
 from homeport.domain.policy import load_grants
 from homeport.store.models import Account
 from homeport.worker.runner import Worker
@@ -92,6 +92,19 @@ def build_world(api: Api) -> World:
             s, load_grants(s, owner, project), environments.get_environment(s, project, "old")
         )
     drain(api)
+    with api.state.db.session(write=True) as s:
+        project = projects.get_project(s, pid)
+        owner = s.get(Account, accounts["owner"].id)
+        assert owner is not None
+        box = api.state.secret_box
+        variables.create(
+            s, box, owner, project, None, variables.VariableInput(name="pv", value="1")
+        )
+        for env_name in ("main", "dev"):
+            env = environments.get_environment(s, project, env_name)
+            variables.create(
+                s, box, owner, project, env, variables.VariableInput(name="ev", value="1")
+            )
     world = World(api=api, pid=pid, other_pid=other_pid)
     world.tokens["anonymous"] = None
     for name, account in accounts.items():

@@ -10,8 +10,9 @@ from typing import TextIO
 
 from sqlalchemy.orm import Session
 
-from homeport.domain import accounts, api_tokens
+from homeport.domain import accounts, api_tokens, variables
 from homeport.domain.errors import DomainError
+from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.settings import Settings, SettingsError
 from homeport.store.db import Database
 from homeport.store.migrate import upgrade
@@ -38,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("user:list", help="list accounts")
     deactivate = sub.add_parser("user:deactivate", help="deactivate an account")
     deactivate.add_argument("email")
+
+    sub.add_parser(
+        "variables:reencrypt",
+        help="re-encrypt sensitive values under the newest HOMEPORT_SECRET_KEY key",
+    )
 
     token = sub.add_parser("api-token:create", help="create an API token; prints it once")
     token.add_argument("email")
@@ -96,6 +102,10 @@ def run_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, std
                 account = _must_find(session, args.email)
                 accounts.deactivate(session, account)
                 print(f"Deactivated {account.email}.", file=stdout)
+            elif args.command == "variables:reencrypt":
+                box = SecretBox(load_keys(settings.secret_keys, settings.secrets_dir))
+                count = variables.reencrypt_all(session, box)
+                print(f"Re-encrypted {count} sensitive value(s).", file=stdout)
             elif args.command == "api-token:create":
                 account = _must_find(session, args.email)
                 key = ServerSecrets(settings.secrets_dir).derive("api-token-hash")

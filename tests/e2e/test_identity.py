@@ -76,3 +76,8 @@ def test_password_stdin_and_sigterm(tmp_path: Path) -> None:
     assert status == 200
     assert server.stop() == 0
     assert "Finished server process" in server.log()
+
+
+def test_reencrypt_command(server: ServerProcess) -> None:
+    result = server.homeport("variables:reencrypt")
+    assert result.returncode == 0 and "Re-encrypted 0 sensitive value(s)." in result.stdout

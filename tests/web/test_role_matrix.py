@@ -187,6 +187,69 @@ CASES: dict[str, tuple[Call, dict[str, Any], tuple[str, str] | None]] = {
         expect({P, R}, MEMBERS - {P, R}),
         None,
     ),
+    "list project variables": (
+        lambda w: ("GET", f"/projects/{w.pid}/variables", None),
+        expect(MEMBERS, set()),
+        None,
+    ),
+    "get project variable": (
+        lambda w: ("GET", f"/projects/{w.pid}/variables/pv", None),
+        expect(MEMBERS, set()),
+        None,
+    ),
+    "create project variable": (
+        lambda w: ("POST", f"/projects/{w.pid}/variables", {"name": "n", "value": "v"}),
+        expect({P, R}, MEMBERS - {P, R}),
+        None,
+    ),
+    "patch project variable": (
+        lambda w: ("PATCH", f"/projects/{w.pid}/variables/pv", {"value": "2"}),
+        expect({P, R}, MEMBERS - {P, R}),
+        None,
+    ),
+    "delete project variable": (
+        lambda w: ("DELETE", f"/projects/{w.pid}/variables/pv", None),
+        expect({P, R}, MEMBERS - {P, R}),
+        None,
+    ),
+    "list dev variables": (
+        lambda w: ("GET", f"/projects/{w.pid}/environments/dev/variables", None),
+        expect(SEE_DEV, set()),
+        None,
+    ),
+    "get main variable": (
+        lambda w: ("GET", f"/projects/{w.pid}/environments/main/variables/ev", None),
+        expect(SEE_PROD, set()),
+        None,
+    ),
+    "create dev variable": (
+        lambda w: (
+            "POST",
+            f"/projects/{w.pid}/environments/dev/variables",
+            {"name": "n", "value": "v"},
+        ),
+        expect({D, P, R}, {V, C}),
+        ("dev", "#manage-variables"),
+    ),
+    "create main variable": (
+        lambda w: (
+            "POST",
+            f"/projects/{w.pid}/environments/main/variables",
+            {"name": "env:PLATFORMSH_CLI_TOKEN", "value": "v", "is_sensitive": True},
+        ),
+        expect({M, P, R}, set()),
+        ("main", "#manage-variables"),
+    ),
+    "patch dev variable": (
+        lambda w: ("PATCH", f"/projects/{w.pid}/environments/dev/variables/ev", {"value": "2"}),
+        expect({D, P, R}, {V, C}),
+        None,
+    ),
+    "delete main variable": (
+        lambda w: ("DELETE", f"/projects/{w.pid}/environments/main/variables/ev", None),
+        expect({M, P, R}, set()),
+        None,
+    ),
     "list activities": (
         lambda w: ("GET", f"/projects/{w.pid}/activities", None),
         expect(MEMBERS, set()),

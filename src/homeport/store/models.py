@@ -261,3 +261,32 @@ class ActivityLog(Base):
     seq: Mapped[int] = mapped_column(Integer)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     message: Mapped[str] = mapped_column(Text)
+
+
+class Variable(Timestamped, Base):
+    """A project-level (``environment_pk`` null) or environment-level variable.
+
+    Sensitive values live only in ``value_encrypted``; ``value`` is then null.
+    """
+
+    __tablename__ = "variables"
+    __table_args__ = (UniqueConstraint("project_id", "scope", "name"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    environment_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("environments.pk", ondelete="CASCADE"), nullable=True, index=True
+    )
+    # "project" or "env:<environment pk>": unique together with the name, on every database.
+    scope: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(256))
+    value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    value_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    is_json: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    visible_build: Mapped[bool] = mapped_column(Boolean, default=True)
+    visible_runtime: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_inheritable: Mapped[bool] = mapped_column(Boolean, default=True)
+    application_scope: Mapped[list[str]] = mapped_column(JSONText, default=list)
+    attributes: Mapped[dict[str, str]] = mapped_column(JSONText, default=dict)

@@ -16,6 +16,7 @@ from homeport.web.routes import (
     projects,
     ssh_keys,
     users,
+    variables,
 )
 from homeport.web.state import AppState
 
@@ -32,6 +33,16 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     )
     app.state.homeport = state or AppState.build(settings)
     install_error_handlers(app)
-    for module in (health, oauth2, users, ssh_keys, projects, environments, access, activities):
+    for module in (
+        health,
+        oauth2,
+        users,
+        ssh_keys,
+        projects,
+        environments,
+        access,
+        activities,
+        variables,
+    ):
         app.include_router(module.router)
     return app

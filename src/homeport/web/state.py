@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from homeport.domain.auth import AuthKeys
 from homeport.domain.ratelimit import FailureLimiter
+from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.domain.secrets import ServerSecrets
 from homeport.settings import Settings
 from homeport.store.db import Database
@@ -20,6 +21,7 @@ class AppState:
     db: Database
     auth_keys: AuthKeys
     limiter: FailureLimiter
+    secret_box: SecretBox
     wake_event: threading.Event = field(default_factory=threading.Event)
 
     def wake_worker(self) -> None:
@@ -38,4 +40,5 @@ class AppState:
                 jwt_signing=secrets.derive("access-token-jwt"),
             ),
             limiter=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
+            secret_box=SecretBox(load_keys(settings.secret_keys, settings.secrets_dir)),
         )
