@@ -45,6 +45,30 @@ def accepted(
     return {"status": "OK", "code": code, "_embedded": embedded}
 
 
+# A self-hosted server has no plan limits; the shape is what clients expect.
+_UNLIMITED = {
+    "legacy_development": False,
+    "max_cpu": None,
+    "max_memory": None,
+    "max_environments": None,
+}
+_SUBSCRIPTION: dict[str, Any] = {
+    "license_uri": "",
+    "plan": "development",
+    "storage": 0,
+    "included_users": 0,
+    "subscription_management_uri": "",
+    "restricted": False,
+    "suspended": False,
+    "user_licenses": 0,
+    "resources": {
+        "container_profiles": False,
+        "production": _UNLIMITED,
+        "development": _UNLIMITED,
+    },
+}
+
+
 def project_view(project: Project, grants: ProjectGrants, base_url: str) -> dict[str, Any]:
     """A project as Platform.sh shows it, with links the caller may follow."""
     self_path = project_path(project.id)
@@ -82,7 +106,7 @@ def project_view(project: Project, grants: ProjectGrants, base_url: str) -> dict
         "attributes": dict(project.attributes or {}),
         "repository": {"url": f"{base_url}/git/{project.id}.git", "client_ssh_key": None},
         "default_domain": None,
-        "subscription": {"plan": "self-hosted", "environments": 0, "storage": 0},
+        "subscription": _SUBSCRIPTION,
         "vendor": "homeport",
         "created_at": iso(project.created_at),
         "updated_at": iso(project.updated_at),
@@ -138,13 +162,16 @@ def environment_view(env: Environment, grants: ProjectGrants) -> dict[str, Any]:
         "clone_parent_on_create": env.clone_parent_on_create,
         "deployment_target": "local",
         "default_domain": None,
-        "edge_hostname": None,
+        "edge_hostname": "",
+        "sizing": None,
+        "resources_overrides": {},
+        "max_instance_count": None,
         "attributes": dict(env.attributes or {}),
         "http_access": {"is_enabled": True, "addresses": [], "basic_auth": {}},
         "enable_smtp": False,
         "restrict_robots": True,
         "deployment_state": {
-            "last_deployment_successful": env.last_deployment_successful,
+            "last_deployment_successful": bool(env.last_deployment_successful),
             "last_deployment_at": iso(env.last_deployment_at),
             "last_autoscale_up_at": None,
             "last_autoscale_down_at": None,
@@ -174,7 +201,6 @@ def activity_view(activity: Activity, can_cancel: bool = False) -> dict[str, Any
         "type": activity.type,
         "project": activity.project_id,
         "environments": list(activity.environments),
-        "integration": None,
         "state": activity.state,
         "result": activity.result,
         "completion_percent": activity.completion_percent,

@@ -20,7 +20,7 @@ def user_view(account: Account) -> UserPublic:
         picture="",
         company="",
         website="",
-        country="",
+        country="ZZ",  # ISO 3166 user-assigned code: unknown
         created_at=iso(account.created_at) or "",
         updated_at=iso(account.updated_at) or "",
         phone_number_verified=False,

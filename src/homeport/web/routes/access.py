@@ -93,7 +93,6 @@ def _user_access_view(
         links["delete"] = {"href": path, "method": "DELETE"}
     return {
         "user_id": row.account_id,
-        "organization_id": None,
         "project_id": ctx.project.id,
         "project_title": ctx.project.title,
         "permissions": roles.permissions(),
