@@ -15,7 +15,7 @@ from homeport.store.migrate import upgrade
 from homeport.web.app import create_app
 from homeport.web.state import AppState
 from homeport.worker.runner import Worker
-from homeport.worker.tasks import default_handlers
+from homeport.worker.tasks import make_worker
 
 log = logging.getLogger("homeport.server")
 
@@ -71,7 +71,7 @@ def start_worker_threads(state: AppState) -> Worker | None:
     settings = state.settings
     if not settings.worker_enabled:
         return None
-    worker = Worker(state.db, settings, default_handlers(settings), state.wake_event)
+    worker = make_worker(settings, state.db, state.wake_event)
     worker.start(settings.worker_threads)
     return worker
 
@@ -81,7 +81,7 @@ def run_worker_only(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     db = Database(settings.database_url)
-    worker = Worker(db, settings, default_handlers(settings))
+    worker = make_worker(settings, db)
 
     def stop(_sig: int, _frame: object) -> None:
         worker.stop()

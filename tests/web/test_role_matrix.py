@@ -250,6 +250,21 @@ CASES: dict[str, tuple[Call, dict[str, Any], tuple[str, str] | None]] = {
         expect({M, P, R}, set()),
         None,
     ),
+    "back up main": (
+        lambda w: ("POST", f"/projects/{w.pid}/environments/main/backup", {"safe": True}),
+        expect({M, P, R}, set()),
+        ("main", "#backup"),
+    ),
+    "back up dev": (
+        lambda w: ("POST", f"/projects/{w.pid}/environments/dev/backup", {"safe": False}),
+        expect({D, P, R}, {V, C}),
+        ("dev", "#backup"),
+    ),
+    "list main backups": (
+        lambda w: ("GET", f"/projects/{w.pid}/environments/main/backups", None),
+        expect(SEE_PROD, set()),
+        None,
+    ),
     "list activities": (
         lambda w: ("GET", f"/projects/{w.pid}/activities", None),
         expect(MEMBERS, set()),

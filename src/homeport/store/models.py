@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from homeport.store.types import JSONText, UTCDateTime, utcnow
@@ -290,3 +299,36 @@ class Variable(Timestamped, Base):
     is_inheritable: Mapped[bool] = mapped_column(Boolean, default=True)
     application_scope: Mapped[list[str]] = mapped_column(JSONText, default=list)
     attributes: Mapped[dict[str, str]] = mapped_column(JSONText, default=dict)
+
+
+class Backup(Timestamped, Base):
+    """A verified backup of one environment's data; the archive lives in the blob store.
+
+    A row exists only once its archive has been stored and read back: a crash during a
+    backup leaves no row, so nothing half-written is ever listed or restorable.
+    """
+
+    __tablename__ = "backups"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    environment_pk: Mapped[int] = mapped_column(
+        ForeignKey("environments.pk", ondelete="CASCADE"), index=True
+    )
+    environment_name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="CREATED")
+    restorable: Mapped[bool] = mapped_column(Boolean, default=True)
+    safe: Mapped[bool] = mapped_column(Boolean, default=True)
+    automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    commit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    blob_key: Mapped[str] = mapped_column(String(512))
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    files: Mapped[int] = mapped_column(BigInteger, default=0)
+    size_of_volumes: Mapped[int] = mapped_column(BigInteger, default=0)
+    size_used: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    activity_id: Mapped[str | None] = mapped_column(String(32), nullable=True)

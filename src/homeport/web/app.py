@@ -10,6 +10,7 @@ from homeport.web.errors import install_error_handlers
 from homeport.web.routes import (
     access,
     activities,
+    backups,
     environments,
     health,
     oauth2,
@@ -43,6 +44,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         access,
         activities,
         variables,
+        backups,
     ):
         app.include_router(module.router)
     return app

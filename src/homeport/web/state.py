@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -10,6 +11,7 @@ from homeport.domain.ratelimit import FailureLimiter
 from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.domain.secrets import ServerSecrets
 from homeport.settings import Settings
+from homeport.store.blobstore import BlobStore, open_blob_store
 from homeport.store.db import Database
 
 
@@ -22,6 +24,7 @@ class AppState:
     auth_keys: AuthKeys
     limiter: FailureLimiter
     secret_box: SecretBox
+    blobs: BlobStore
     wake_event: threading.Event = field(default_factory=threading.Event)
 
     def wake_worker(self) -> None:
@@ -41,4 +44,5 @@ class AppState:
             ),
             limiter=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
             secret_box=SecretBox(load_keys(settings.secret_keys, settings.secrets_dir)),
+            blobs=open_blob_store(settings.backup_url, os.environ),
         )

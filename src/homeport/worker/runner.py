@@ -48,6 +48,7 @@ class Worker:
         settings: Settings,
         handlers: Mapping[str, Handler],
         wake_event: threading.Event | None = None,
+        on_orphan: Callable[[ActivitySnapshot], None] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -56,6 +57,8 @@ class Worker:
         self.ident = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
         self.stop_event = threading.Event()
         self.wake_event = wake_event or threading.Event()
+        # Puts right what an activity killed half-way left behind (e.g. a restore).
+        self.on_orphan = on_orphan
 
         self.threads: list[threading.Thread] = []
 
@@ -82,6 +85,7 @@ class Worker:
         """Fail activities whose worker died: same host and dead pid, or no heartbeat."""
         now = utcnow()
         failed = 0
+        orphans: list[ActivitySnapshot] = []
         with self.db.session(write=True) as session:
             rows = session.scalars(select(Activity).where(Activity.state == "in_progress")).all()
             for row in rows:
@@ -103,7 +107,14 @@ class Worker:
                     "The worker running this activity stopped before it finished "
                     "(crash, kill or restart); the activity is marked as failed.\n",
                 )
+                orphans.append(ActivitySnapshot.of(row))
                 failed += 1
+        for orphan in orphans:
+            if self.on_orphan is not None:
+                try:
+                    self.on_orphan(orphan)
+                except Exception:
+                    log.exception("could not clean up after activity %s", orphan.id)
         if failed:
             log.warning("marked %d interrupted activities as failed", failed)
         return failed

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,12 +12,16 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from homeport.domain import environments as envs
+from homeport.domain.backup_archive import recover_interrupted
 from homeport.domain.projects import get_project
 from homeport.settings import Settings
+from homeport.store.blobstore import open_blob_store
+from homeport.store.db import Database
 from homeport.store.models import Environment
 from homeport.store.types import utcnow
-from homeport.worker.context import ActivityContext
-from homeport.worker.runner import Handler
+from homeport.worker.backup_tasks import make_backup_handler, make_restore_handler
+from homeport.worker.context import ActivityContext, ActivitySnapshot
+from homeport.worker.runner import Handler, Worker
 
 
 def _environment(ctx: ActivityContext, session: Session) -> Environment:
@@ -102,12 +108,39 @@ def test_only_slow(ctx: ActivityContext) -> None:
 
 def default_handlers(settings: Settings) -> Mapping[str, Handler]:
     """The handler of each long-running activity type."""
+    blobs = open_blob_store(settings.backup_url, os.environ)
     handlers: dict[str, Handler] = {
         "environment.branch": branch,
         "environment.activate": activate,
         "environment.deactivate": deactivate,
         "environment.redeploy": redeploy,
+        "environment.backup": make_backup_handler(blobs, settings.backup_quota),
+        "environment.restore": make_restore_handler(blobs),
     }
     if settings.test_handlers:
         handlers["test.only.slow"] = test_only_slow
     return handlers
+
+
+def recover_orphan(settings: Settings, db: Database, activity: ActivitySnapshot) -> None:
+    """After a crash, undo a half-done restore so the environment keeps its old data."""
+    if activity.type != "environment.restore" or not activity.environments:
+        return
+    with db.session() as session:
+        project = get_project(session, activity.project_id)
+        env = envs.get_environment(session, project, activity.environments[0])
+        target = envs.data_dir(settings.environments_dir, env)
+    recover_interrupted(target)
+
+
+def make_worker(
+    settings: Settings, db: Database, wake_event: threading.Event | None = None
+) -> Worker:
+    """A worker with every handler and the crash clean-up wired in."""
+    return Worker(
+        db,
+        settings,
+        default_handlers(settings),
+        wake_event,
+        on_orphan=lambda a: recover_orphan(settings, db, a),
+    )

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import Field
 
+from homeport.domain import backups
 from homeport.domain import environments as envs
 from homeport.web.deps import DbSession, State
 from homeport.web.hal import environment_view
@@ -80,7 +81,10 @@ def delete_environment(
 ) -> dict[str, Any]:
     """Delete an inactive environment."""
     env = ctx.environment(session, environment_id, "delete")
+    archives = [b.blob_key for b in backups.list_backups(session, env)]
     activity = envs.delete(session, ctx.grants, env, state.settings.environments_dir)
+    # The rows went with the environment; the archives go once the deletion stood.
+    backups.forget_archives(archives, state.blobs)
     return ctx.accepted(session, 200, None, [activity])
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from homeport.domain import policy, projects
+from homeport.domain import backups, policy, projects
 from homeport.domain.errors import Forbidden
 from homeport.domain.policy import load_grants
 from homeport.web.deps import CurrentActor, DbSession, State
@@ -99,4 +99,5 @@ def delete_project(ctx: ProjectCtx, session: DbSession, state: State) -> dict[st
     """Delete the project and everything in it (owner or platform admin)."""
     ctx.require("delete")
     projects.delete_project(session, ctx.project, state.settings.environments_dir)
+    backups.delete_project_backups(ctx.project.id, state.blobs)
     return ctx.accepted(session, 200, None, [])

@@ -1,0 +1,177 @@
+"""Worker handlers for ``environment.backup`` and ``environment.restore``."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+from homeport.domain import backups
+from homeport.domain import environments as envs
+from homeport.domain.backup_archive import (
+    ArchiveError,
+    Progress,
+    restore_archive,
+    verify_archive,
+    write_archive,
+)
+from homeport.domain.projects import get_project
+from homeport.store.blobstore import BlobStore
+from homeport.store.models import Backup
+from homeport.store.types import utcnow
+from homeport.worker.context import ActivityContext
+
+MiB = 1024 * 1024
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:.1f} MiB"
+
+
+def _reporter(ctx: ActivityContext, verb: str, low: int, high: int) -> Callable[[Progress], None]:
+    """Log files and bytes, and move completion_percent between ``low`` and ``high``."""
+    last = [0.0]
+
+    def report(p: Progress) -> None:
+        if p.note:
+            ctx.log(p.note)
+        now = time.monotonic()
+        if now - last[0] < 0.5 and p.files_done < p.files_total:
+            return
+        last[0] = now
+        ctx.log(
+            f"{verb} {p.files_done} of {p.files_total} files, "
+            f"{_size(p.bytes_done)} of {_size(p.bytes_total)}"
+        )
+        ctx.progress(low + (high - low) * p.percent // 100)
+        ctx.check_cancelled()
+
+    return report
+
+
+def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityContext], None]:
+    """The ``environment.backup`` handler over ``blobs``."""
+
+    def backup(ctx: ActivityContext) -> None:
+        params = ctx.activity.parameters
+        backup_id = str(params["backup_name"])
+        safe = bool(params.get("safe", True))
+        with ctx.session() as session:
+            project = get_project(session, ctx.activity.project_id)
+            env = envs.get_environment(session, project, ctx.activity.environments[0])
+            if env.status != "active":
+                raise RuntimeError("The environment is no longer active.")
+            data_dir = envs.data_dir(ctx.settings.environments_dir, env)
+            metadata = {
+                "project": project.id,
+                "environment": env.name,
+                "backup_id": backup_id,
+                "head_commit": env.head_commit,
+                "safe": safe,
+                "variables": backups.variables_snapshot(session, project, env),
+            }
+            key = backups.blob_key(project.id, env, backup_id)
+            env_pk, env_name, commit = env.pk, env.name, env.head_commit
+        data_dir.mkdir(parents=True, exist_ok=True)
+        area = data_dir.parent
+        if safe:
+            ctx.log("Safe backup: pausing the environment's writers for the copy.")
+        else:
+            ctx.log("Live backup: the environment keeps running during the copy.")
+        tmp_root = ctx.settings.data_dir / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=tmp_root, prefix="backup-") as tmp:
+            archive = Path(tmp) / f"{backup_id}.tar.zst"
+            with backups.writers_paused(area) if safe else nullcontext():
+                info = write_archive(data_dir, archive, metadata, _reporter(ctx, "Archived", 0, 60))
+            if safe:
+                ctx.log("The environment's writers are running again.")
+            ctx.log(f"Archive written: {info.files} files, {_size(info.archive_bytes)} compressed.")
+            blobs.put(key, archive)
+        ctx.progress(70)
+        ctx.log("Reading the stored archive back to verify it.")
+        try:
+            with blobs.open(key) as stream:
+                verify_archive(
+                    stream,
+                    expected_manifest_sha256=info.manifest_sha256,
+                    progress=_reporter(ctx, "Verified", 70, 95),
+                )
+        except Exception:
+            blobs.delete(key)
+            raise
+        with ctx.session() as session:
+            session.add(
+                Backup(
+                    id=backup_id,
+                    project_id=ctx.activity.project_id,
+                    environment_pk=env_pk,
+                    environment_name=env_name,
+                    status="CREATED",
+                    restorable=True,
+                    safe=safe,
+                    automated=False,
+                    commit_id=commit,
+                    blob_key=key,
+                    manifest_sha256=info.manifest_sha256,
+                    files=info.files,
+                    size_of_volumes=info.bytes,
+                    size_used=blobs.size(key),
+                    activity_id=ctx.activity.id,
+                )
+            )
+            session.flush()
+            project = get_project(session, ctx.activity.project_id)
+            env = envs.get_environment(session, project, env_name)
+            env.last_backup_at = utcnow()
+            removed = backups.enforce_quota(session, env, quota, blobs)
+        for old in removed:
+            ctx.log(f"Deleted the oldest manual backup {old} (quota: {quota}).")
+        ctx.log(f"Backup {backup_id} is complete and restorable.")
+
+    return backup
+
+
+def make_restore_handler(blobs: BlobStore) -> Callable[[ActivityContext], None]:
+    """The ``environment.restore`` handler over ``blobs``."""
+
+    def restore(ctx: ActivityContext) -> None:
+        params = ctx.activity.parameters
+        with ctx.session() as session:
+            project = get_project(session, ctx.activity.project_id)
+            target = envs.get_environment(session, project, ctx.activity.environments[0])
+            row = (
+                session.query(Backup).filter(Backup.id == str(params["backup_name"])).one_or_none()
+            )
+            if row is None or not row.restorable:
+                raise RuntimeError("The backup is gone or not restorable.")
+            key, digest, commit = row.blob_key, row.manifest_sha256, row.commit_id
+            data_dir = envs.data_dir(ctx.settings.environments_dir, target)
+        ctx.log(f"Restoring backup {params['backup_name']} into {target.name}.")
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            restore_archive(
+                lambda: blobs.open(key),
+                data_dir,
+                _reporter(ctx, "Restored", 0, 95),
+                expected_manifest_sha256=digest,
+            )
+        except ArchiveError as exc:
+            ctx.log(f"The archive failed verification; nothing was changed: {exc}")
+            raise
+        if params.get("restore_code", True):
+            ctx.log(
+                f"Code: the backup recorded commit {commit or '(none)'}. Redeploying a recorded "
+                "commit arrives with the application runtime; the code was left as it is."
+            )
+        with ctx.session() as session:
+            project = get_project(session, ctx.activity.project_id)
+            target = envs.get_environment(session, project, ctx.activity.environments[0])
+            if target.status == "dirty":
+                target.status = "active"
+            target.needs_redeploy = True
+        ctx.log("The data was restored.")
+
+    return restore
