@@ -39,7 +39,8 @@ def wait_complete(server: ServerProcess, token: str, pid: str, aid: str) -> dict
 def test_machine_user_story(server: ServerProcess) -> None:
     password = (server.data_dir / "initial-admin-password").read_text().strip()
     status, body = server.call(
-        "POST", "/oauth2/token",
+        "POST",
+        "/oauth2/token",
         form={"grant_type": "password", "username": "admin@example.com", "password": password},
     )
     admin = body["access_token"]
@@ -49,7 +50,9 @@ def test_machine_user_story(server: ServerProcess) -> None:
     pid = body["_embedded"]["entity"]["id"]
 
     status, body = server.call(
-        "POST", f"/projects/{pid}/environments/main/branch", admin,
+        "POST",
+        f"/projects/{pid}/environments/main/branch",
+        admin,
         body={"name": "dev", "title": "Dev", "type": "development"},
     )
     assert status == 201, body
@@ -57,9 +60,15 @@ def test_machine_user_story(server: ServerProcess) -> None:
     assert branch["result"] == "success"
 
     status, body = server.call(
-        "POST", f"/projects/{pid}/machine-users", admin,
-        body={"email": "deploy-bot@example.com", "name": "Deploy Bot", "role": "viewer",
-              "permissions": ["production:admin"]},
+        "POST",
+        f"/projects/{pid}/machine-users",
+        admin,
+        body={
+            "email": "deploy-bot@example.com",
+            "name": "Deploy Bot",
+            "role": "viewer",
+            "permissions": ["production:admin"],
+        },
     )
     assert status == 201, body
     bot_id = body["_embedded"]["entity"]["id"]
@@ -73,8 +82,12 @@ def test_machine_user_story(server: ServerProcess) -> None:
     assert redeploy["result"] == "success"
 
     refusals = [
-        ("POST", f"/projects/{pid}/user-access",
-         [{"user_id": bot_id, "permissions": ["admin"]}], 403),
+        (
+            "POST",
+            f"/projects/{pid}/user-access",
+            [{"user_id": bot_id, "permissions": ["admin"]}],
+            403,
+        ),
         ("PATCH", f"/projects/{pid}/user-access/{bot_id}", {"permissions": ["admin"]}, 403),
         ("POST", f"/projects/{pid}/environments/dev/branch", {"name": "x"}, 404),
         ("POST", f"/projects/{pid}/environments/dev/deactivate", None, 404),

@@ -128,8 +128,15 @@ def record(
         session.info[PENDING_ACTIVITY_KEY] = True
     lines = list(log) or ([] if pending else [phrase.text])
     for seq, message in enumerate(lines, start=1):
-        session.add(ActivityLog(activity_pk=activity.pk, seq=seq, timestamp=now, message=message))
+        session.add(
+            ActivityLog(activity_pk=activity.pk, seq=seq, timestamp=now, message=_line(message))
+        )
     return activity
+
+
+def _line(message: str) -> str:
+    # Clients concatenate messages as they arrive, so each one ends its own line.
+    return message if message.endswith("\n") else message + "\n"
 
 
 def append_log(session: Session, activity_pk: int, message: str) -> None:
@@ -137,7 +144,7 @@ def append_log(session: Session, activity_pk: int, message: str) -> None:
     last = session.scalar(
         select(func.max(ActivityLog.seq)).where(ActivityLog.activity_pk == activity_pk)
     )
-    session.add(ActivityLog(activity_pk=activity_pk, seq=(last or 0) + 1, message=message))
+    session.add(ActivityLog(activity_pk=activity_pk, seq=(last or 0) + 1, message=_line(message)))
 
 
 def log_lines(session: Session, activity_pk: int, after_seq: int = 0) -> Sequence[ActivityLog]:

@@ -1,0 +1,1 @@
+"""Tests of the individual commands (`homeport.cli.commands`)."""

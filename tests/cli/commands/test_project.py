@@ -1,0 +1,73 @@
+"""`project:*` commands."""
+
+from __future__ import annotations
+
+from ..conftest import BOB_TOKEN, Cli
+from ..fake_api import FakeApiServer
+
+
+def test_list(cli: Cli, fake: FakeApiServer) -> None:
+    fake.add_project("proj2", "Another", "u-bob")
+    fake.grant("proj2", "u-alice", ["viewer"])
+    assert cli("projects", "--pipe").out == "proj2\nproj1\n"
+    assert cli("projects", "--pipe", "--my").out == "proj1\n"
+    assert cli("projects", "--pipe", "--title", "demo").out == "proj1\n"
+    paged = cli("pro", "--count", "1", "--page", "2", "--format", "plain", "--no-header")
+    assert paged.out == "proj1\tDemo Project\tlocal\n"
+    none = cli("projects", "--title", "zzz")
+    assert none.code == 1 and "No projects found (filters in use: --title)." in none.err
+
+
+def test_list_falls_back_to_legacy_me(cli: Cli, fake: FakeApiServer) -> None:
+    original = fake.route
+
+    def without_projects(req, h):
+        if req.path == "/projects" and req.method == "GET":
+            from ..fake_api import error
+
+            raise error(404, "Not here")
+        original(req, h)
+
+    fake.route = without_projects  # type: ignore[method-assign]
+    assert cli("projects", "--pipe").out == "proj1\n"
+
+
+def test_info(cli: Cli, fake: FakeApiServer) -> None:
+    assert cli("project:info", "title", "-p", "proj1").out == "Demo Project\n"
+    assert cli("project:info", "status.code", "-p", "proj1").out == "active\n"
+    table = cli("project:info", "-p", "proj1").out
+    assert "| default_branch | main" in table and "_links" not in table
+    changed = cli("project:info", "title", "Renamed", "-p", "proj1")
+    assert changed.code == 0 and "Property title set to: Renamed" in changed.err
+    assert fake.projects["proj1"]["title"] == "Renamed"
+    readonly = cli("project:info", "owner", "x", "-p", "proj1")
+    assert readonly.code == 1 and "Property not writable: owner" in readonly.err
+    viewer = cli(
+        "project:info", "title", "X", "-p", "proj1", env={"PLATFORMSH_CLI_TOKEN": BOB_TOKEN}
+    )
+    assert viewer.code == 1 and "Operation not available" in viewer.err
+
+
+def test_create(cli: Cli, fake: FakeApiServer) -> None:
+    missing = cli("project:create", "--title", "New")
+    assert missing.code == 1 and "--region is required" in missing.err
+    result = cli("create", "--title", "New", "--region", "eu", "--default-branch", "trunk")
+    assert result.code == 0, result
+    project_id = result.out.strip()
+    assert fake.projects[project_id]["title"] == "New"
+    assert fake.calls("POST", "/projects")[0].json() == {
+        "title": "New",
+        "region": "eu",
+        "default_branch": "trunk",
+    }
+    assert f"Project ID: {project_id}" in result.err
+    assert "The project is now ready!" in result.err
+
+
+def test_delete(cli: Cli, fake: FakeApiServer) -> None:
+    refused = cli("project:delete", "proj1", "--no-interaction")
+    assert refused.code == 1 and "proj1" in fake.projects
+    result = cli("project:delete", "proj1", "-y")
+    assert result.code == 0
+    assert "The project Demo Project (proj1) was deleted." in result.err
+    assert "proj1" not in fake.projects

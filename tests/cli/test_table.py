@@ -1,0 +1,95 @@
+"""Tables and machine-readable formats (`homeport.cli.table`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from homeport.cli.errors import InvalidArgument
+from homeport.cli.table import check_format, render, resolve_columns
+
+HEADERS = ["ID", "Value"]
+ROWS = [["a", "plain"], ["b", 'has "quotes", commas\tand tab']]
+
+
+def test_ascii_table() -> None:
+    assert render(HEADERS, [["a", "1"], ["bb", "22"]], "table") == (
+        "+----+-------+\n"
+        "| ID | Value |\n"
+        "+----+-------+\n"
+        "| a  | 1     |\n"
+        "| bb | 22    |\n"
+        "+----+-------+\n"
+    )
+
+
+def test_table_without_header() -> None:
+    assert render(HEADERS, [["a", "1"]], "table", show_header=False) == (
+        "+---+---+\n| a | 1 |\n+---+---+\n"
+    )
+
+
+def test_wraps_to_width() -> None:
+    text = render(["K", "Text"], [["k", "word " * 20]], "table", max_width=30)
+    lines = text.splitlines()
+    assert all(len(line) <= 30 for line in lines)
+    assert len(lines) > 5
+    assert lines[0] == lines[-1]
+
+
+def test_csv_tsv_plain() -> None:
+    assert render(HEADERS, ROWS, "csv") == (
+        'ID,Value\na,plain\nb,"has ""quotes"", commas\tand tab"\n'
+    )
+    assert (
+        render(HEADERS, ROWS, "tsv")
+        == 'ID\tValue\na\tplain\nb\t"has ""quotes"", commas\tand tab"\n'
+    )
+    assert (
+        render(HEADERS, [["x", "line\nbreak\ttab"]], "plain", show_header=False)
+        == "x\tline break tab\n"
+    )
+
+
+def test_invalid_format() -> None:
+    with pytest.raises(
+        InvalidArgument, match=r'Invalid format: "json"\. Supported formats: table, csv, tsv, plain'
+    ):
+        check_format("json")
+
+
+AVAILABLE = [
+    ("id", "ID"),
+    ("created_at", "Created"),
+    ("commit_id", "Commit ID"),
+    ("automated", "Automated"),
+]
+
+
+@pytest.mark.parametrize(
+    ("requested", "expected"),
+    [
+        ([], ["created_at", "id"]),
+        (["+automated", "commit_id"], ["created_at", "id", "automated", "commit_id"]),
+        (["+"], ["created_at", "id"]),
+        (["ID"], ["id"]),
+        (["c*"], ["created_at", "commit_id"]),
+        (["%_id"], ["commit_id"]),
+        (["Commit ID"], ["commit_id"]),
+    ],
+)
+def test_resolve_columns(requested: list[str], expected: list[str]) -> None:
+    assert resolve_columns(AVAILABLE, ["created_at", "id"], requested) == expected
+
+
+def test_unknown_column() -> None:
+    with pytest.raises(
+        InvalidArgument, match=r"Column not found: nope \(available columns: id, created_at"
+    ):
+        resolve_columns(AVAILABLE, ["id"], ["nope"])
+
+
+def test_text_columns_wrap_before_ids_and_dates() -> None:
+    rows = [["2024-01-01T10:00:00+00:00", "a long description that can wrap at its spaces"]]
+    text = render(["Created", "Description"], rows, "table", max_width=60)
+    assert "| 2024-01-01T10:00:00+00:00 |" in text
+    assert all(len(line) <= 60 for line in text.splitlines())
