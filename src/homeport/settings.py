@@ -25,6 +25,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive")
+    return value
+
+
 def _bind(raw: str) -> tuple[str, int]:
     host, sep, port = raw.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -52,6 +65,9 @@ class Settings:
     worker_poll_interval: float = 0.5
     worker_threads: int = 2
     test_handlers: bool = False
+    # TEST ONLY: seconds to sleep at each backup/restore progress report, so crash tests
+    # can kill a worker in the middle of the work.
+    test_slow_progress: float = 0.0
     public_url: str = ""
     log_level: str = "info"
 
@@ -84,7 +100,11 @@ class Settings:
             backup_quota=_int(env, "HOMEPORT_BACKUP_QUOTA", 10, minimum=1),
             worker_enabled=(env.get("HOMEPORT_WORKER", "1") not in ("0", "false", "no")),
             worker_threads=_int(env, "HOMEPORT_WORKER_THREADS", 2, minimum=1),
+            worker_poll_interval=_float(env, "HOMEPORT_WORKER_POLL_INTERVAL", 0.5),
             test_handlers=env.get("HOMEPORT_TEST_HANDLERS") == "1",
+            test_slow_progress=_float(env, "HOMEPORT_TEST_SLOW_PROGRESS", 0.0)
+            if env.get("HOMEPORT_TEST_SLOW_PROGRESS")
+            else 0.0,
             public_url=(env.get("HOMEPORT_PUBLIC_URL") or "").rstrip("/"),
             log_level=env.get("HOMEPORT_LOG_LEVEL") or "info",
         )

@@ -44,13 +44,18 @@ class Story:
         return base | extra
 
     def sh(
-        self, command: str, shell: str = "bash", cwd: Path | None = None, **extra: str
+        self, command: str, using: str = "bash", cwd: Path | None = None, **extra: str
     ) -> subprocess.CompletedProcess[str]:
         env = self.env(**extra)
-        env["SHELL"] = f"/bin/{shell}"
+        env["SHELL"] = f"/bin/{using}"
         return subprocess.run(
-            [f"/bin/{shell}", "-c", command], cwd=cwd or self.checkout, env=env,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+            [f"/bin/{using}", "-c", command],
+            cwd=cwd or self.checkout,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
 
@@ -58,22 +63,36 @@ class Story:
 def story(tmp_path: Path) -> Iterator[Story]:
     server = ServerProcess(tmp_path / "data").start()
     password = (server.data_dir / "initial-admin-password").read_text().strip()
-    _, body = server.call("POST", "/oauth2/token", form={
-        "grant_type": "password", "username": "admin@example.com", "password": password})
+    _, body = server.call(
+        "POST",
+        "/oauth2/token",
+        form={"grant_type": "password", "username": "admin@example.com", "password": password},
+    )
     admin = body["access_token"]
-    _, body = server.call("POST", "/projects", admin,
-                          body={"title": "Shop", "default_branch": "master"})
+    _, body = server.call(
+        "POST", "/projects", admin, body={"title": "Shop", "default_branch": "master"}
+    )
     pid = body["_embedded"]["entity"]["id"]
-    _, body = server.call("POST", f"/projects/{pid}/machine-users", admin, body={
-        "email": "ci-bot@example.com", "name": "CI Bot", "role": "viewer",
-        "permissions": ["production:admin"]})
+    _, body = server.call(
+        "POST",
+        f"/projects/{pid}/machine-users",
+        admin,
+        body={
+            "email": "ci-bot@example.com",
+            "name": "CI Bot",
+            "role": "viewer",
+            "permissions": ["production:admin"],
+        },
+    )
     bot_id = body["_embedded"]["entity"]["id"]
     _, body = server.call("POST", f"/users/{bot_id}/api-tokens", admin, body={"name": "CI"})
     checkout = tmp_path / "checkout"
     checkout.mkdir()
     subprocess.run(["git", "init", "-q", "-b", "master", str(checkout)], check=True)
-    subprocess.run(["git", "-C", str(checkout), "remote", "add", "platform",
-                    f"{server.url}/git/{pid}.git"], check=True)
+    subprocess.run(
+        ["git", "-C", str(checkout), "remote", "add", "platform", f"{server.url}/git/{pid}.git"],
+        check=True,
+    )
     home = tmp_path / "home"
     home.mkdir()
     yield Story(server, pid, body["token"], admin, home, checkout)
@@ -102,8 +121,9 @@ def test_seed_variable_line_and_hidden_value(story: Story) -> None:
     got = story.sh("platform vget env:PLATFORMSH_CLI_TOKEN -e master --level environment")
     assert secret not in got.stdout
     # Abbreviations resolve per colon segment.
-    again = story.sh("platform var:cr -e master --level environment --name env:OTHER "
-                     "--value x --no-interaction")
+    again = story.sh(
+        "platform var:cr -e master --level environment --name env:OTHER --value x --no-interaction"
+    )
     assert again.returncode == 0, again.stderr
 
 
@@ -119,8 +139,13 @@ def test_refused_where_the_role_ends(story: Story) -> None:
 
 
 def test_seed_cron_backs_up_production_as_the_machine_user(story: Story) -> None:
-    result = story.sh(SEED_CRON, shell="dash", cwd=story.home,
-                      PLATFORM_PROJECT=story.pid, PLATFORM_BRANCH="master")
+    result = story.sh(
+        SEED_CRON,
+        using="dash",
+        cwd=story.home,
+        PLATFORM_PROJECT=story.pid,
+        PLATFORM_BRANCH="master",
+    )
     assert result.returncode == 0, result.stderr
     assert "Backup name:" in result.stdout + result.stderr
     wait_for(story, "environment.backup")
@@ -132,8 +157,13 @@ def test_seed_cron_backs_up_production_as_the_machine_user(story: Story) -> None
 
 
 def test_hook_detection_defaults_to_no_wait(story: Story) -> None:
-    result = story.sh("platform redeploy --yes", shell="dash", cwd=story.home,
-                      PLATFORM_PROJECT=story.pid, PLATFORM_BRANCH="master")
+    result = story.sh(
+        "platform redeploy --yes",
+        using="dash",
+        cwd=story.home,
+        PLATFORM_PROJECT=story.pid,
+        PLATFORM_BRANCH="master",
+    )
     assert result.returncode == 0, result.stderr
     assert "hook environment detected: assuming --no-wait by default." in result.stderr
 
@@ -148,8 +178,15 @@ def test_activity_log_abbreviation(story: Story) -> None:
 def test_login_required(story: Story) -> None:
     env = story.env()
     del env["PLATFORMSH_CLI_TOKEN"]
-    result = subprocess.run(["platform", "project:list"], env=env, cwd=story.home,
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["platform", "project:list"],
+        env=env,
+        cwd=story.home,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 3
     assert "Authentication is required." in result.stderr
     bad = story.sh("platform project:list", PLATFORMSH_CLI_TOKEN="hpt_not-a-valid-token")

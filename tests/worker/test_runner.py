@@ -124,3 +124,42 @@ def test_cancel_running_cancellable_activity(api: Api, pid: str) -> None:
     assert worker.run_once()
     assert seen == ["asked"]
     assert state_of(api, pid, aid) == ("cancelled", None)
+
+
+def test_failed_branch_leaves_environment_inactive_not_dirty(
+    api: Api, admin: str, pid: str
+) -> None:
+    from homeport.worker.tasks import clean_up_failed
+
+    r = api.post(f"/projects/{pid}/environments/main/branch", admin, json={"name": "dev"})
+    assert r.json()["_embedded"]["entity"]["status"] == "dirty"
+
+    def boom(ctx: ActivityContext) -> None:
+        raise OSError("disk full")
+
+    settings, db = api.state.settings, api.state.db
+    worker = Worker(
+        db,
+        settings,
+        {"environment.branch": boom},
+        on_failed=lambda a: clean_up_failed(settings, db, a),
+    )
+    assert worker.run_once()
+    env = api.get(f"/projects/{pid}/environments/dev", admin).json()
+    assert env["status"] == "inactive"
+    assert "#activate" in env["_links"] and "#delete" in env["_links"]
+
+
+def test_finish_does_not_overwrite_a_recovered_activity(api: Api, pid: str) -> None:
+    """If recovery failed the activity meanwhile, the late worker's success is dropped."""
+    aid = pending(api, pid, "main", "t.slow")
+
+    def steal(ctx: ActivityContext) -> None:
+        with ctx.session() as s:
+            row = s.get(Activity, ctx.activity.pk)
+            assert row is not None
+            row.state, row.result, row.claimed_by = "complete", "failure", "someone-else"
+
+    worker = Worker(api.state.db, api.state.settings, {"t.slow": steal})
+    assert worker.run_once()
+    assert state_of(api, pid, aid) == ("complete", "failure")

@@ -108,7 +108,11 @@ def _env_activity(
         actor=actor,
         phrase=phrase,
         environments=[env.name],
-        payload={"environment": {"id": env.name, "name": env.name, "title": env.title}}
+        payload={
+            "environment": {"id": env.name, "name": env.name, "title": env.title},
+            # Production work jumps the worker's queue.
+            "production": env.type == "production",
+        }
         | (payload or {}),
         parameters={"environment": env.name} | (parameters or {}),
         pending=pending,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -50,11 +51,16 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time and its busy handler sleeps in steps of up to
+        # 100 ms; queueing this process's writers on a lock avoids those sleeps.
+        self._write_lock: threading.RLock | nullcontext[None] = (
+            threading.RLock() if self.is_sqlite else nullcontext()
+        )
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self._factory() as session:
+        with self._write_lock if write else nullcontext(), self._factory() as session:
             if write:
                 session.connection(execution_options={"homeport_write": True})
             try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -30,11 +30,17 @@ def _size(n: int) -> str:
     return f"{n / MiB:.1f} MiB"
 
 
+_VERBS = {"backup": "Archived", "verify": "Verified", "restore": "Restored"}
+
+
 def _reporter(ctx: ActivityContext, verb: str, low: int, high: int) -> Callable[[Progress], None]:
     """Log files and bytes, and move completion_percent between ``low`` and ``high``."""
     last = [0.0]
+    slow = ctx.settings.test_slow_progress
 
     def report(p: Progress) -> None:
+        if slow:
+            time.sleep(slow)  # TEST ONLY slowdown (HOMEPORT_TEST_SLOW_PROGRESS)
         if p.note:
             ctx.log(p.note)
         now = time.monotonic()
@@ -42,13 +48,23 @@ def _reporter(ctx: ActivityContext, verb: str, low: int, high: int) -> Callable[
             return
         last[0] = now
         ctx.log(
-            f"{verb} {p.files_done} of {p.files_total} files, "
+            f"{_VERBS.get(p.phase, verb)} {p.files_done} of {p.files_total} files, "
             f"{_size(p.bytes_done)} of {_size(p.bytes_total)}"
         )
         ctx.progress(low + (high - low) * p.percent // 100)
         ctx.check_cancelled()
 
     return report
+
+
+def scratch_dir(data_dir: Path, backup_id: str) -> Path:
+    """Where a backup's archive is written before it is stored (removed after a crash)."""
+    return data_dir / "tmp" / f"backup-{backup_id}"
+
+
+def _interval(ctx: ActivityContext) -> float:
+    """Seconds between progress reports (every file under the test-only slowdown)."""
+    return 0.0 if ctx.settings.test_slow_progress else 0.5
 
 
 def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityContext], None]:
@@ -80,16 +96,19 @@ def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityConte
             ctx.log("Safe backup: pausing the environment's writers for the copy.")
         else:
             ctx.log("Live backup: the environment keeps running during the copy.")
-        tmp_root = ctx.settings.data_dir / "tmp"
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=tmp_root, prefix="backup-") as tmp:
-            archive = Path(tmp) / f"{backup_id}.tar.zst"
+        scratch = scratch_dir(ctx.settings.data_dir, backup_id)
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        try:
+            archive = scratch / f"{backup_id}.tar.zst"
             with backups.writers_paused(area) if safe else nullcontext():
                 info = write_archive(data_dir, archive, metadata, _reporter(ctx, "Archived", 0, 60))
             if safe:
                 ctx.log("The environment's writers are running again.")
             ctx.log(f"Archive written: {info.files} files, {_size(info.archive_bytes)} compressed.")
             blobs.put(key, archive)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         ctx.progress(70)
         ctx.log("Reading the stored archive back to verify it.")
         try:
@@ -98,6 +117,7 @@ def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityConte
                     stream,
                     expected_manifest_sha256=info.manifest_sha256,
                     progress=_reporter(ctx, "Verified", 70, 95),
+                    progress_interval=_interval(ctx),
                 )
         except Exception:
             blobs.delete(key)
@@ -157,6 +177,7 @@ def make_restore_handler(blobs: BlobStore) -> Callable[[ActivityContext], None]:
                 data_dir,
                 _reporter(ctx, "Restored", 0, 95),
                 expected_manifest_sha256=digest,
+                progress_interval=_interval(ctx),
             )
         except ArchiveError as exc:
             ctx.log(f"The archive failed verification; nothing was changed: {exc}")

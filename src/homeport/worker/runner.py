@@ -48,7 +48,7 @@ class Worker:
         settings: Settings,
         handlers: Mapping[str, Handler],
         wake_event: threading.Event | None = None,
-        on_orphan: Callable[[ActivitySnapshot], None] | None = None,
+        on_failed: Callable[[ActivitySnapshot], None] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -57,8 +57,9 @@ class Worker:
         self.ident = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
         self.stop_event = threading.Event()
         self.wake_event = wake_event or threading.Event()
-        # Puts right what an activity killed half-way left behind (e.g. a restore).
-        self.on_orphan = on_orphan
+        # Puts right what a failed or killed activity left behind (a half-done restore,
+        # an environment left "dirty"); called after the activity is marked failed.
+        self.on_failed = on_failed
 
         self.threads: list[threading.Thread] = []
 
@@ -110,11 +111,7 @@ class Worker:
                 orphans.append(ActivitySnapshot.of(row))
                 failed += 1
         for orphan in orphans:
-            if self.on_orphan is not None:
-                try:
-                    self.on_orphan(orphan)
-                except Exception:
-                    log.exception("could not clean up after activity %s", orphan.id)
+            self._clean_up(orphan)
         if failed:
             log.warning("marked %d interrupted activities as failed", failed)
         return failed
@@ -161,10 +158,17 @@ class Worker:
 
     # -- running ----------------------------------------------------------------------
 
+    def _clean_up(self, snap: ActivitySnapshot) -> None:
+        if self.on_failed is None:
+            return
+        try:
+            self.on_failed(snap)
+        except Exception:
+            log.exception("could not clean up after activity %s", snap.id)
+
     def _finish(self, snap: ActivitySnapshot, state: str, result: str | None, line: str) -> None:
         now = utcnow()
         with self.db.session(write=True) as session:
-            append_log(session, snap.pk, line)
             values: dict[str, object] = {
                 "state": state,
                 "result": result,
@@ -175,7 +179,23 @@ class Worker:
                 values["completion_percent"] = 100
             if state == "cancelled":
                 values["cancelled_at"] = now
-            session.execute(update(Activity).where(Activity.pk == snap.pk).values(**values))
+            # Only while we still hold the claim: if recovery failed it meanwhile (no
+            # heartbeat for too long), its verdict stands and the queue has moved on.
+            done = session.execute(
+                update(Activity)
+                .where(
+                    Activity.pk == snap.pk,
+                    Activity.state == "in_progress",
+                    Activity.claimed_by == self.ident,
+                )
+                .values(**values)
+            )
+            if getattr(done, "rowcount", 0) != 1:
+                log.warning("activity %s: lost the claim before finishing", snap.id)
+                return
+            append_log(session, snap.pk, line)
+        if result != "success":
+            self._clean_up(snap)
 
     def run_one(self, snap: ActivitySnapshot) -> None:
         """Run a claimed activity to the end, whatever the handler does."""

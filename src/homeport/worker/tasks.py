@@ -7,19 +7,26 @@ import shutil
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from homeport.domain import backups
 from homeport.domain import environments as envs
 from homeport.domain.backup_archive import recover_interrupted
 from homeport.domain.projects import get_project
 from homeport.settings import Settings
-from homeport.store.blobstore import open_blob_store
+from homeport.store.blobstore import BlobStoreError, open_blob_store
 from homeport.store.db import Database
-from homeport.store.models import Environment
+from homeport.store.models import Backup, Environment
 from homeport.store.types import utcnow
-from homeport.worker.backup_tasks import make_backup_handler, make_restore_handler
+from homeport.worker.backup_tasks import (
+    make_backup_handler,
+    make_restore_handler,
+    scratch_dir,
+)
 from homeport.worker.context import ActivityContext, ActivitySnapshot
 from homeport.worker.runner import Handler, Worker
 
@@ -122,8 +129,35 @@ def default_handlers(settings: Settings) -> Mapping[str, Handler]:
     return handlers
 
 
-def recover_orphan(settings: Settings, db: Database, activity: ActivitySnapshot) -> None:
-    """After a crash, undo a half-done restore so the environment keeps its old data."""
+_SETTLING = ("environment.branch", "environment.activate", "environment.deactivate")
+
+
+def clean_up_failed(settings: Settings, db: Database, activity: ActivitySnapshot) -> None:
+    """After a failure or crash: an environment left ``dirty`` becomes ``inactive`` (so it
+    can be activated or deleted), a half-written backup's scratch files and unrecorded
+    archive go, and a half-done restore is undone so the environment keeps its data."""
+    if activity.type in _SETTLING and activity.environments:
+        with db.session(write=True) as session:
+            project = get_project(session, activity.project_id)
+            env = envs.get_environment(session, project, activity.environments[0])
+            if env.status == "dirty":
+                env.status = "inactive"
+        return
+    if activity.type == "environment.backup":
+        backup_id = str(activity.parameters.get("backup_name", ""))
+        if not backup_id or not activity.environments:
+            return
+        shutil.rmtree(scratch_dir(settings.data_dir, backup_id), ignore_errors=True)
+        with db.session() as session:
+            if session.scalar(select(Backup.pk).where(Backup.id == backup_id)) is not None:
+                return  # it was recorded: complete and verified
+            project = get_project(session, activity.project_id)
+            env = envs.get_environment(session, project, activity.environments[0])
+            key = backups.blob_key(project.id, env, backup_id)
+        # Stored but never verified and recorded: nobody may ever restore it.
+        with suppress(BlobStoreError):
+            open_blob_store(settings.backup_url, os.environ).delete(key)
+        return
     if activity.type != "environment.restore" or not activity.environments:
         return
     with db.session() as session:
@@ -142,5 +176,5 @@ def make_worker(
         settings,
         default_handlers(settings),
         wake_event,
-        on_orphan=lambda a: recover_orphan(settings, db, a),
+        on_failed=lambda a: clean_up_failed(settings, db, a),
     )
