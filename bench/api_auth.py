@@ -40,7 +40,7 @@ def _wait(url: str) -> None:
 
 
 def main() -> None:
-    """Run the three loads and print the figures."""
+    """Run the loads and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -48,13 +48,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data", {"HOMEPORT_LOG_LEVEL": "warning"}).start()
-        hello_port = free_port()
-        hello = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("hello_app.py")), str(hello_port)],
-            env=os.environ.copy(),
+        hello_port, framework_port = free_port(), free_port()
+        script = str(Path(__file__).with_name("hello_app.py"))
+        hello = subprocess.Popen([sys.executable, script, str(hello_port)], env=os.environ.copy())
+        framework = subprocess.Popen(
+            [sys.executable, script, str(framework_port), "fastapi"], env=os.environ.copy()
         )
         try:
             _wait(f"http://127.0.0.1:{hello_port}/")
+            _wait(f"http://127.0.0.1:{framework_port}/")
             server.homeport("user:create", "bench@example.com", "--machine")
             token = server.homeport("api-token:create", "bench@example.com", "--name", "b")
             api_token = token.stdout.strip()
@@ -76,24 +78,29 @@ def main() -> None:
             )
             me_req = http_request("GET", "/users/me", host, {"Authorization": f"Bearer {access}"})
             hello_req = http_request("GET", "/", f"127.0.0.1:{hello_port}")
+            framework_req = http_request("GET", "/", f"127.0.0.1:{framework_port}")
 
             results = {}
             for label, port, req in (
                 ("(a) token exchange", server.port, exchange_req),
                 ("(b) GET /users/me", server.port, me_req),
                 ("(c) bare ASGI hello", hello_port, hello_req),
+                ("(d) empty FastAPI route", framework_port, framework_req),
             ):
                 run_load("127.0.0.1", port, req, args.concurrency, 1.0)  # warm-up
                 results[label] = run_load("127.0.0.1", port, req, args.concurrency, args.duration)
                 print(results[label].line(label), flush=True)
             b = results["(b) GET /users/me"].rps
             c = results["(c) bare ASGI hello"].rps
+            d = results["(d) empty FastAPI route"].rps
             print(f"ratio b/c = {b / c:.3f}   (aim >= 0.15)")
+            print(f"ratio b/d = {b / d:.3f}   (the framework's own ceiling is d)")
             print(f"exchange = {results['(a) token exchange'].rps:.0f}/s   (aim >= 500/s)")
             print(json.dumps({k: round(v.rps, 1) for k, v in results.items()}))
         finally:
-            hello.terminate()
-            hello.wait()
+            for proc in (hello, framework):
+                proc.terminate()
+                proc.wait()
             server.stop()
 
 
