@@ -324,7 +324,9 @@ def _run(args: argparse.Namespace) -> None:
             ("zstd -d | tar -x", "tar_restore"),
         ]
         for label, name in lines:
-            print(f"{label:44} {med[name]:8.2f} {_mbps(nbytes, med[name]):8.0f}")
+            # A put with move=True is a rename: a rate would mean nothing.
+            rate = "-" if name == "hp_backup_put" else f"{_mbps(nbytes, med[name]):.0f}"
+            print(f"{label:44} {med[name]:8.2f} {rate:>8}")
         print(
             f"archive size: Homeport {sizes['homeport'] / 1e6:.0f} MB, "
             f"tar+zstd {sizes['tar+zstd'] / 1e6:.0f} MB"

@@ -20,6 +20,7 @@ temporary files can never be mistaken for blobs.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -78,8 +79,13 @@ def validate_prefix(prefix: str) -> str:
 class BlobStore(Protocol):
     """Where backup archives live. Every method validates its key first."""
 
-    def put(self, key: str, source: Path) -> None:
-        """Store the file ``source`` under ``key`` atomically, replacing any older blob."""
+    def put(self, key: str, source: Path, *, move: bool = False) -> None:
+        """Store the file ``source`` under ``key`` atomically, replacing any older blob.
+
+        With ``move`` the source file is consumed: the local store renames it into place
+        when it is on the same filesystem (no copy), and every store deletes it after a
+        successful put. The source must be complete and no longer written to.
+        """
         ...
 
     def open(self, key: str) -> BinaryIO:
@@ -166,11 +172,30 @@ class LocalBlobStore:
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*validate_key(key).split("/"))
 
-    def put(self, key: str, source: Path) -> None:
-        """Copy ``source`` in under a temporary name, fsync it, rename it, fsync the dir."""
+    def put(self, key: str, source: Path, *, move: bool = False) -> None:
+        """Copy ``source`` in under a temporary name, fsync it, rename it, fsync the dir.
+
+        With ``move``, a source on the same filesystem is fsync'd and renamed into place.
+        """
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if move:
+            fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)  # its data must be durable before its name is
+            finally:
+                os.close(fd)
+            try:
+                os.rename(source, path)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+            else:
+                _fsync_dir(path.parent)
+                return
         _atomic_copy(Path(source), path)
+        if move:
+            os.unlink(source)
 
     def open(self, key: str) -> BinaryIO:
         """Open the blob's file for reading."""
@@ -333,13 +358,23 @@ def _is_not_found(exc: Exception) -> bool:
 class S3BlobStore:
     """Blobs as objects ``<prefix>/<key>`` in an S3 bucket, through a boto3 client."""
 
-    def __init__(self, bucket: str, prefix: str, client: S3Client) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        client: S3Client,
+        *,
+        part_size: int = 16 << 20,
+        multipart_threshold: int = 64 << 20,
+    ) -> None:
         prefix = prefix.strip("/")
         if prefix:
             validate_key(prefix)
         self.bucket = bucket
         self.prefix = prefix
         self.client = client
+        self.part_size = part_size
+        self.multipart_threshold = multipart_threshold
 
     def __repr__(self) -> str:
         return f"S3BlobStore(bucket={self.bucket!r}, prefix={self.prefix!r})"
@@ -348,18 +383,22 @@ class S3BlobStore:
         validate_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, key: str, source: Path) -> None:
+    def put(self, key: str, source: Path, *, move: bool = False) -> None:
         """Upload ``source``; large files go up in parts, and appear only when complete."""
         from boto3.s3.transfer import TransferConfig
 
         size = os.path.getsize(source)
         # S3 allows 10,000 parts: grow the part size for very large archives, and keep
         # concurrency modest so memory stays bounded.
-        part = max(16 << 20, -(-size // 9000))
+        part = max(self.part_size, -(-size // 9000))
         config = TransferConfig(
-            multipart_threshold=64 << 20, multipart_chunksize=part, max_concurrency=4
+            multipart_threshold=self.multipart_threshold,
+            multipart_chunksize=part,
+            max_concurrency=4,
         )
         self.client.upload_file(str(source), self.bucket, self._object_key(key), Config=config)
+        if move:
+            os.unlink(source)
 
     def open(self, key: str) -> BinaryIO:
         """Stream the object; a dropped connection is resumed where it stopped."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -33,8 +33,15 @@ def _size(n: int) -> str:
 _VERBS = {"backup": "Archived", "verify": "Verified", "restore": "Restored"}
 
 
-def _reporter(ctx: ActivityContext, verb: str, low: int, high: int) -> Callable[[Progress], None]:
-    """Log files and bytes, and move completion_percent between ``low`` and ``high``."""
+def _reporter(
+    ctx: ActivityContext,
+    verb: str,
+    low: int,
+    high: int,
+    phases: Mapping[str, tuple[int, int]] | None = None,
+) -> Callable[[Progress], None]:
+    """Log files and bytes, and move completion_percent between ``low`` and ``high``
+    (or, per phase, within ``phases[phase]``, so it never goes back)."""
     last = [0.0]
     slow = ctx.settings.test_slow_progress
 
@@ -51,7 +58,8 @@ def _reporter(ctx: ActivityContext, verb: str, low: int, high: int) -> Callable[
             f"{_VERBS.get(p.phase, verb)} {p.files_done} of {p.files_total} files, "
             f"{_size(p.bytes_done)} of {_size(p.bytes_total)}"
         )
-        ctx.progress(low + (high - low) * p.percent // 100)
+        lo, hi = (phases or {}).get(p.phase, (low, high))
+        ctx.progress(lo + (hi - lo) * p.percent // 100)
         ctx.check_cancelled()
 
     return report
@@ -106,7 +114,7 @@ def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityConte
             if safe:
                 ctx.log("The environment's writers are running again.")
             ctx.log(f"Archive written: {info.files} files, {_size(info.archive_bytes)} compressed.")
-            blobs.put(key, archive)
+            blobs.put(key, archive, move=True)  # same filesystem locally: a rename
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         ctx.progress(70)
@@ -175,7 +183,7 @@ def make_restore_handler(blobs: BlobStore) -> Callable[[ActivityContext], None]:
             restore_archive(
                 lambda: blobs.open(key),
                 data_dir,
-                _reporter(ctx, "Restored", 0, 95),
+                _reporter(ctx, "Restored", 0, 95, {"verify": (0, 45), "restore": (45, 95)}),
                 expected_manifest_sha256=digest,
                 progress_interval=_interval(ctx),
             )
