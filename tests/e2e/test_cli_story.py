@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from homeport.domain import environments as envs
+from homeport.domain.projects import get_project
+from homeport.settings import Settings
+from homeport.store.db import Database
 from tests.e2e.server import BIN, ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -138,7 +142,21 @@ def test_refused_where_the_role_ends(story: Story) -> None:
         assert "Traceback" not in result.stderr
 
 
+def data_dir(story: Story, env: str) -> Path:
+    settings = Settings.from_env({"HOMEPORT_DATA_DIR": str(story.server.data_dir)})
+    db = Database(settings.database_url)
+    try:
+        with db.session() as s:
+            project = get_project(s, story.pid)
+            return envs.data_dir(settings.environments_dir, envs.get_environment(s, project, env))
+    finally:
+        db.dispose()
+
+
 def test_seed_cron_backs_up_production_as_the_machine_user(story: Story) -> None:
+    root = data_dir(story, "master")
+    (root / "uploads").mkdir(parents=True, exist_ok=True)
+    (root / "uploads" / "invoice.pdf").write_bytes(b"%PDF-1.4 invoice")
     result = story.sh(
         SEED_CRON,
         using="dash",
@@ -154,6 +172,17 @@ def test_seed_cron_backs_up_production_as_the_machine_user(story: Story) -> None
     assert "true" in listed.stdout.lower()
     acts = story.sh("platform activity:list -e master --type backup --format csv")
     assert acts.returncode == 0 and "CI Bot" in acts.stdout, acts.stdout + acts.stderr
+
+    # A file deleted after the backup comes back with backup:restore.
+    root = data_dir(story, "master")
+    victim = root / "uploads" / "invoice.pdf"
+    assert victim.read_bytes() == b"%PDF-1.4 invoice"
+    victim.unlink()
+    restored = story.sh("platform backup:restore -e master --yes")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert victim.read_bytes() == b"%PDF-1.4 invoice"
+    acts = story.sh("platform activity:list -e master --type restore --format csv")
+    assert "CI Bot" in acts.stdout and "success" in acts.stdout, acts.stdout
 
 
 def test_hook_detection_defaults_to_no_wait(story: Story) -> None:
