@@ -52,15 +52,14 @@ class Database:
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time and its busy handler sleeps in steps of up to
-        # 100 ms; queueing this process's writers on a lock avoids those sleeps.
-        self._write_lock: threading.RLock | nullcontext[None] = (
-            threading.RLock() if self.is_sqlite else nullcontext()
-        )
+        # 100 ms; queueing this process's writers on a lock avoids those sleeps. A plain
+        # Lock, since FastAPI may end a request's session on another thread than began it.
+        self._write_lock = threading.Lock()
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self._write_lock if write else nullcontext(), self._factory() as session:
+        with self._writer_turn() if write else nullcontext(), self._factory() as session:
             if write:
                 session.connection(execution_options={"homeport_write": True})
             try:
@@ -69,6 +68,20 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """Wait for this process's other SQLite writers; never block for ever (a nested
+        write would then fall back to SQLite's own busy wait)."""
+        if not self.is_sqlite:
+            yield
+            return
+        acquired = self._write_lock.acquire(timeout=30)
+        try:
+            yield
+        finally:
+            if acquired:
+                self._write_lock.release()
 
     def dispose(self) -> None:
         """Close every pooled connection."""
