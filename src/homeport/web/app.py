@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from homeport import __version__
 from homeport.settings import Settings
+from homeport.web.console import install_console
 from homeport.web.errors import install_error_handlers
 from homeport.web.routes import (
     access,
@@ -47,4 +48,6 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         backups,
     ):
         app.include_router(module.router)
+    # The web console: its pages, static files and security headers, and "/" -> /console/.
+    install_console(app)
     return app

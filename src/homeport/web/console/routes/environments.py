@@ -1,0 +1,282 @@
+"""An environment's page and actions: branch, activate, deactivate, redeploy, backups
+and restores. Buttons come from the same ``_links`` the API advertises, and every POST
+goes through the same policy check and domain function as the API's route."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from homeport.domain import activities as acts
+from homeport.domain import backups
+from homeport.domain import environments as envs
+from homeport.domain.errors import DomainError, NotFound
+from homeport.store.models import Activity, Environment
+from homeport.web.console.deps import ConsoleRoute, Me, Person, ProjectPage, render, see_other
+from homeport.web.console.present import activity_item
+from homeport.web.deps import DbSession, State
+from homeport.web.hal import environment_view
+from homeport.web.project_deps import ProjectContext
+from homeport.web.routes.backups import backup_view
+
+router = APIRouter(route_class=ConsoleRoute)
+ENV = "/projects/{project_id}/environments/{env_name}"
+FEED_COUNT = 30
+
+
+def env_url(ctx: ProjectContext, env: Environment) -> str:
+    """The console page of an environment."""
+    return f"/console/projects/{ctx.project.id}/environments/{quote(env.name, safe='')}"
+
+
+def env_context(
+    ctx: ProjectContext, session: Session, env: Environment, tab: str
+) -> dict[str, Any]:
+    """What the environment header needs: links only to what the person may see."""
+    parent_visible = False
+    if env.parent is not None:
+        try:
+            parent = envs.get_environment(session, ctx.project, env.parent)
+            parent_visible = ctx.grants.can_env("view", parent.type)
+        except NotFound:
+            parent_visible = False
+    return {
+        "env": env,
+        "env_url": env_url(ctx, env),
+        "env_tab": tab,
+        "parent_visible": parent_visible,
+    }
+
+
+def _to_activity(ctx: ProjectContext, activity: Activity) -> Response:
+    # After starting work, show it: the activity page follows its log live.
+    return see_other(f"/console/projects/{ctx.project.id}/activities/{activity.id}")
+
+
+def _env_page(
+    request: Request,
+    person: Person,
+    ctx: ProjectContext,
+    session: Session,
+    env: Environment,
+    status: int = 200,
+    branch_error: DomainError | None = None,
+    branch_values: dict[str, str] | None = None,
+) -> Response:
+    links = environment_view(env, ctx.grants)["_links"]
+    rows = acts.list_activities(
+        session,
+        ctx.project.id,
+        acts.ActivityFilter(count=FEED_COUNT),
+        acts.env_condition([env.name]),
+    )
+    children = [
+        e
+        for e in envs.list_environments(session, ctx.project)
+        if e.parent == env.name and ctx.grants.can_env("view", e.type)
+    ]
+    return render(
+        request,
+        "console/environments/show.html",
+        person,
+        status=status,
+        ctx=ctx,
+        links=links,
+        branch_types=[t for t in envs.BRANCHABLE_TYPES if ctx.grants.can_branch(env.type, t)],
+        children=children,
+        activities=[activity_item(a) for a in rows],
+        branch_error=branch_error,
+        branch_values=branch_values or {"name": "", "title": "", "type": "development"},
+        **env_context(ctx, session, env, "overview"),
+    )
+
+
+@router.get(ENV)
+def environment_page(
+    env_name: str, request: Request, person: Me, ctx: ProjectPage, session: DbSession
+) -> Response:
+    """Status, actions the person may perform, children and recent activities."""
+    return _env_page(request, person, ctx, session, ctx.environment(session, env_name))
+
+
+@router.post(ENV + "/branch")
+def branch(
+    env_name: str,
+    request: Request,
+    person: Me,
+    ctx: ProjectPage,
+    session: DbSession,
+    name: Annotated[str, Form(max_length=256)] = "",
+    title: Annotated[str, Form(max_length=1024)] = "",
+    type: Annotated[str, Form(max_length=32)] = "development",
+    clone_parent: Annotated[bool, Form()] = False,
+) -> Response:
+    """Create a child environment (contributor on both types)."""
+    parent = ctx.environment(session, env_name, "branch")
+    try:
+        with session.begin_nested():
+            _child, activity = envs.branch(
+                session, ctx.grants, parent, name, title or None, type, clone_parent
+            )
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        values = {"name": name, "title": title, "type": type}
+        return _env_page(request, person, ctx, session, parent, exc.status, exc, values)
+    return _to_activity(ctx, activity)
+
+
+@router.post(ENV + "/activate")
+def activate(env_name: str, ctx: ProjectPage, session: DbSession) -> Response:
+    """Bring an inactive environment up."""
+    env = ctx.environment(session, env_name, "activate")
+    return _to_activity(ctx, envs.activate(session, ctx.grants, env))
+
+
+@router.get(ENV + "/deactivate")
+def confirm_deactivate(
+    env_name: str, request: Request, person: Me, ctx: ProjectPage, session: DbSession
+) -> Response:
+    """Ask first: deactivating removes the environment's data."""
+    env = ctx.environment(session, env_name, "deactivate")
+    return render(
+        request,
+        "console/confirm.html",
+        person,
+        title=f"Deactivate {env.title}",
+        message=f"Deactivate the environment “{env.name}”? Its data is removed; its code "
+        "and variables stay, and it can be activated again.",
+        action=f"{env_url(ctx, env)}/deactivate",
+        button="Deactivate",
+        cancel=env_url(ctx, env),
+        danger=True,
+    )
+
+
+@router.post(ENV + "/deactivate")
+def deactivate(env_name: str, ctx: ProjectPage, session: DbSession) -> Response:
+    """Take an environment down."""
+    env = ctx.environment(session, env_name, "deactivate")
+    return _to_activity(ctx, envs.deactivate(session, ctx.grants, env))
+
+
+@router.post(ENV + "/redeploy")
+def redeploy(env_name: str, ctx: ProjectPage, session: DbSession) -> Response:
+    """Redeploy an active environment."""
+    env = ctx.environment(session, env_name, "redeploy")
+    return _to_activity(ctx, envs.redeploy(session, ctx.grants, env))
+
+
+# --- backups --------------------------------------------------------------------------
+
+
+@router.get(ENV + "/backups")
+def backup_list(
+    env_name: str, request: Request, person: Me, ctx: ProjectPage, session: DbSession
+) -> Response:
+    """The environment's backups, with restore and delete where the person may."""
+    env = ctx.environment(session, env_name)
+    links = environment_view(env, ctx.grants)["_links"]
+    rows = [(b, backup_view(ctx, env, b)["_links"]) for b in backups.list_backups(session, env)]
+    return render(
+        request,
+        "console/environments/backups.html",
+        person,
+        ctx=ctx,
+        links=links,
+        backups=rows,
+        **env_context(ctx, session, env, "backups"),
+    )
+
+
+@router.post(ENV + "/backup")
+def create_backup(
+    env_name: str,
+    ctx: ProjectPage,
+    session: DbSession,
+    kind: Annotated[str, Form(max_length=8)] = "safe",
+) -> Response:
+    """Queue a safe (writers paused) or live backup."""
+    env = ctx.environment(session, env_name, "backup")
+    return _to_activity(ctx, backups.request_backup(session, ctx.grants, env, kind != "live"))
+
+
+@router.get(ENV + "/backups/{backup_id}/restore")
+def confirm_restore(
+    env_name: str,
+    backup_id: str,
+    request: Request,
+    person: Me,
+    ctx: ProjectPage,
+    session: DbSession,
+) -> Response:
+    """Ask first: restoring replaces the environment's data with the backup's."""
+    env = ctx.environment(session, env_name, "restore")
+    row = backups.get_backup(session, env, backup_id)
+    return render(
+        request,
+        "console/environments/restore.html",
+        person,
+        ctx=ctx,
+        env=env,
+        env_url=env_url(ctx, env),
+        backup=row,
+    )
+
+
+@router.post(ENV + "/backups/{backup_id}/restore")
+def restore(
+    env_name: str,
+    backup_id: str,
+    ctx: ProjectPage,
+    session: DbSession,
+    restore_code: Annotated[bool, Form()] = False,
+) -> Response:
+    """Restore the backup into its own environment."""
+    env = ctx.environment(session, env_name)
+    row = backups.get_backup(session, env, backup_id)
+    _target, activity = backups.request_restore(
+        session, ctx.grants, env, row, None, None, restore_code
+    )
+    return _to_activity(ctx, activity)
+
+
+@router.get(ENV + "/backups/{backup_id}/delete")
+def confirm_delete_backup(
+    env_name: str,
+    backup_id: str,
+    request: Request,
+    person: Me,
+    ctx: ProjectPage,
+    session: DbSession,
+) -> Response:
+    """Ask before deleting a backup."""
+    env = ctx.environment(session, env_name, "backup")
+    row = backups.get_backup(session, env, backup_id)
+    return render(
+        request,
+        "console/confirm.html",
+        person,
+        title="Delete backup",
+        message=f"Delete the backup {row.id} of “{env.name}” taken {row.created_at:%Y-%m-%d %H:%M} "
+        "UTC? It cannot be restored afterwards.",
+        action=f"{env_url(ctx, env)}/backups/{row.id}/delete",
+        button="Delete backup",
+        cancel=f"{env_url(ctx, env)}/backups",
+        danger=True,
+    )
+
+
+@router.post(ENV + "/backups/{backup_id}/delete")
+def delete_backup(
+    env_name: str, backup_id: str, ctx: ProjectPage, session: DbSession, state: State
+) -> Response:
+    """Delete a backup and its archive."""
+    env = ctx.environment(session, env_name, "backup")
+    row = backups.get_backup(session, env, backup_id)
+    backups.delete_backup(session, ctx.grants, env, row, state.blobs)
+    return see_other(f"{env_url(ctx, env)}/backups?done=backup-deleted")
