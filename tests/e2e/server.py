@@ -55,7 +55,20 @@ class ServerProcess:
         )
 
     def start(self) -> ServerProcess:
-        """Start and wait until /health answers."""
+        """Start and wait until /health answers; retry on another port if ours was taken.
+
+        ``free_port`` can only say a port was free a moment ago: a parallel test may take
+        it before the server binds.
+        """
+        for _attempt in range(3):
+            if self._start_once():
+                return self
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.env["HOMEPORT_BIND"] = f"127.0.0.1:{self.port}"
+        raise RuntimeError(f"server could not bind a port:\n{self.log()}")
+
+    def _start_once(self) -> bool:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [str(BIN / "homeport"), "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -63,11 +76,13 @@ class ServerProcess:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if "address already in use" in self.log().lower():
+                    return False
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=1) as r:
                     if r.status == 200:
-                        return self
+                        return True
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start:\n{self.log()}")

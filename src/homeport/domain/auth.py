@@ -122,18 +122,17 @@ def exchange_api_token(
     return _issue(session, keys, row.account, ttl, client_id, row.id, row.expires_at)
 
 
-def exchange_password(
-    session: Session,
-    keys: AuthKeys,
-    limiter: FailureLimiter,
-    login: str,
-    password: str,
-    client_id: str,
-    client_address: str,
-    ttl: int,
+def issue_for_login(
+    session: Session, keys: AuthKeys, account_id: str, client_id: str, ttl: int
 ) -> IssuedToken:
-    """Exchange an email or username and password (``grant_type=password``)."""
-    account = check_password(session, limiter, login, password, client_address)
+    """Issue an access token after :func:`check_password` passed (``grant_type=password``).
+
+    The two steps take separate transactions so the slow password hash is checked
+    without holding the database's write lock.
+    """
+    account = session.get(Account, account_id)
+    if account is None or account.deactivated:
+        raise InvalidGrant("Invalid credentials")
     return _issue(session, keys, account, ttl, client_id, None, None)
 
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.orm import Session
 
+from homeport.domain import activities as acts
 from homeport.domain import environments as envs
 from homeport.domain.errors import Forbidden, NotFound
 from homeport.domain.policy import EnvAction, ProjectAction, ProjectGrants, load_grants
@@ -39,6 +41,30 @@ class ProjectContext:
         if not self.grants.can_env(action, env.type):
             raise Forbidden("You do not have permission to do this on the environment.")
         return env
+
+    def visible_environments(self, session: Session) -> set[str] | None:
+        """Names of the environments the caller may view; None when that is all of them
+        (and, for project admins, activities of deleted environments too)."""
+        rows = envs.list_environments(session, self.project)
+        seen = {e.name for e in rows if self.grants.can_env("view", e.type)}
+        if len(seen) == len(rows) and self.grants.is_project_admin:
+            return None
+        return seen
+
+    def activity_filter(self, session: Session) -> ColumnElement[bool] | None:
+        """Project-wide activities, and those of environments the caller may view."""
+        seen = self.visible_environments(session)
+        if seen is None:
+            return None
+        return or_(acts.no_environment(), acts.env_condition(sorted(seen)))
+
+    def visible_activity(self, session: Session, activity_id: str) -> Activity:
+        """One activity the caller may see; 404 otherwise."""
+        activity = acts.get_activity(session, self.project.id, activity_id)
+        seen = self.visible_environments(session)
+        if seen is not None and activity.environments and not seen & set(activity.environments):
+            raise NotFound("Activity not found.")
+        return activity
 
     def can_cancel(self, session: Session, activity: Activity) -> bool:
         """Admins of every environment the activity concerns (project admins otherwise)."""

@@ -8,12 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import ColumnElement, or_
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from homeport.domain import activities as acts
-from homeport.domain import environments as envs
 from homeport.domain.errors import Forbidden, Invalid, NotFound
 from homeport.store.models import Activity
 from homeport.web.deps import DbSession, State
@@ -44,33 +42,6 @@ def _filter(
     )
 
 
-def _visible(ctx: ProjectContext, session: DbSession) -> ColumnElement[bool] | None:
-    """Project-wide activities, and those of environments the caller may view."""
-    names = [e.name for e in envs.list_environments(session, ctx.project)]
-    seen = [
-        e.name
-        for e in envs.list_environments(session, ctx.project)
-        if ctx.grants.can_env("view", e.type)
-    ]
-    if len(seen) == len(names) and ctx.grants.is_project_admin:
-        return None
-    return or_(acts.no_environment(), acts.env_condition(seen))
-
-
-def _get_visible(ctx: ProjectContext, session: DbSession, activity_id: str) -> Activity:
-    activity = acts.get_activity(session, ctx.project.id, activity_id)
-    visible = _visible(ctx, session)
-    if visible is not None and activity.environments:
-        names = {
-            e.name
-            for e in envs.list_environments(session, ctx.project)
-            if ctx.grants.can_env("view", e.type)
-        }
-        if not names.intersection(activity.environments):
-            raise NotFound("Activity not found.")
-    return activity
-
-
 def _views(ctx: ProjectContext, session: DbSession, rows: Any) -> list[dict[str, Any]]:
     return [activity_view(a, ctx.can_cancel(session, a)) for a in rows]
 
@@ -87,7 +58,7 @@ def list_project_activities(
 ) -> list[dict[str, Any]]:
     """The project's activities, newest first (a plain array)."""
     flt = _filter(type, state, result, starts_at, count)
-    rows = acts.list_activities(session, ctx.project.id, flt, _visible(ctx, session))
+    rows = acts.list_activities(session, ctx.project.id, flt, ctx.activity_filter(session))
     return _views(ctx, session, rows)
 
 
@@ -112,7 +83,7 @@ def list_environment_activities(
 @router.get(PROJECT + "/{activity_id}")
 def get_project_activity(activity_id: str, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
     """One activity."""
-    activity = _get_visible(ctx, session, activity_id)
+    activity = ctx.visible_activity(session, activity_id)
     return activity_view(activity, ctx.can_cancel(session, activity))
 
 
@@ -122,14 +93,14 @@ def get_environment_activity(
 ) -> dict[str, Any]:
     """One activity, through its environment."""
     env = ctx.environment(session, environment_id)
-    activity = _get_visible(ctx, session, activity_id)
+    activity = ctx.visible_activity(session, activity_id)
     if env.name not in activity.environments:
         raise NotFound("Activity not found.")
     return activity_view(activity, ctx.can_cancel(session, activity))
 
 
 def _cancel(ctx: ProjectContext, session: DbSession, activity_id: str) -> dict[str, Any]:
-    activity = _get_visible(ctx, session, activity_id)
+    activity = ctx.visible_activity(session, activity_id)
     if not ctx.can_cancel(session, activity):
         raise Forbidden("You may not cancel this activity.")
     acts.cancel(session, activity)
@@ -164,7 +135,7 @@ async def activity_log(
     max_delay: int | None = None,
 ) -> StreamingResponse:
     """Newline-delimited JSON log lines, live while the activity runs, then a seal."""
-    activity = _get_visible(ctx, session, activity_id)
+    activity = ctx.visible_activity(session, activity_id)
     if start_at < 0 or max_items < 0:
         raise Invalid.field("start_at", "Must not be negative.")
     pk = activity.pk

@@ -79,8 +79,8 @@ async def token(request: Request, state: State) -> Response:
     ttl = state.settings.access_token_ttl
 
     def run() -> auth.IssuedToken:
-        with state.db.session(write=True) as session:
-            if grant == "api_token":
+        if grant == "api_token":
+            with state.db.session(write=True) as session:
                 return auth.exchange_api_token(
                     session,
                     state.auth_keys,
@@ -90,16 +90,18 @@ async def token(request: Request, state: State) -> Response:
                     address,
                     ttl,
                 )
-            return auth.exchange_password(
+        # argon2 takes a while: check it in a read transaction, then write briefly.
+        with state.db.session() as session:
+            account = auth.check_password(
                 session,
-                state.auth_keys,
                 state.limiter,
                 params.get("username", ""),
                 params.get("password", ""),
-                client,
                 address,
-                ttl,
             )
+            account_id = account.id
+        with state.db.session(write=True) as session:
+            return auth.issue_for_login(session, state.auth_keys, account_id, client, ttl)
 
     if grant not in ("api_token", "password"):
         return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant!r}")

@@ -22,7 +22,6 @@ from homeport.web.console.deps import ConsoleRoute, Me, ProjectPage, render, see
 from homeport.web.console.present import activity_item, environment_tree
 from homeport.web.console.views import when
 from homeport.web.deps import DbSession, State
-from homeport.web.routes.activities import _get_visible, _visible
 
 router = APIRouter(route_class=ConsoleRoute)
 PROJECT = "/projects/{project_id}"
@@ -112,7 +111,7 @@ def project_page(request: Request, person: Me, ctx: ProjectPage, session: DbSess
     ]
     count = _count(request)
     rows = acts.list_activities(
-        session, ctx.project.id, acts.ActivityFilter(count=count), _visible(ctx, session)
+        session, ctx.project.id, acts.ActivityFilter(count=count), ctx.activity_filter(session)
     )
     return render(
         request,
@@ -131,7 +130,7 @@ def activity_page(
     activity_id: str, request: Request, person: Me, ctx: ProjectPage, session: DbSession
 ) -> Response:
     """One activity and its log (followed live by a small script while it runs)."""
-    activity = _get_visible(ctx, session, activity_id)
+    activity = ctx.visible_activity(session, activity_id)
     lines = acts.log_lines(session, activity.pk)
     return render(
         request,
@@ -154,7 +153,7 @@ def activity_page(
 @router.post(PROJECT + "/activities/{activity_id}/cancel")
 def cancel_activity(activity_id: str, ctx: ProjectPage, session: DbSession) -> Response:
     """Cancel a pending activity (or ask a running one that can stop to stop)."""
-    activity = _get_visible(ctx, session, activity_id)
+    activity = ctx.visible_activity(session, activity_id)
     if not ctx.can_cancel(session, activity):
         raise Forbidden("You may not cancel this activity.")
     acts.cancel(session, activity)
@@ -175,7 +174,7 @@ def activity_log(
     "completed_at"}`` line reports each change, and ``{"seal": true, ...}`` ends a
     finished log.
     """
-    activity = _get_visible(ctx, session, activity_id)
+    activity = ctx.visible_activity(session, activity_id)
     if after < 0:
         raise Invalid.field("after", "Must not be negative.")
     pk = activity.pk
