@@ -262,3 +262,9 @@ def test_viewers_cannot_cancel(api: Api, admin: str, pid: str) -> None:
     assert "#cancel" not in seen["_links"]
     assert_error(api.post(f"/projects/{pid}/activities/{aid}/cancel", viewer), 403)
     assert_error(api.get(f"/projects/{pid}/activities/nope", viewer), 404)
+
+
+def test_huge_log_cursor_is_not_a_server_error(api: Api, admin: str, pid: str) -> None:
+    aid = api.get(f"/projects/{pid}/activities", admin).json()[0]["id"]
+    r = api.get(f"/projects/{pid}/activities/{aid}/log", admin, params={"start_at": 2**80})
+    assert r.status_code == 200 and parse_stream(r.text)[-1]["seal"] is True

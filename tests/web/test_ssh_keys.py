@@ -78,3 +78,11 @@ def test_others_cannot_see_or_delete_my_key(api: Api, admin: str) -> None:
     assert api.get(f"/ssh_keys/{key_id}", ada).status_code == 200
     assert_error(api.get("/ssh_keys/999999", ada), 404)
     assert_error(api.get("/ssh_keys/not-a-number", ada), 400)
+
+
+def test_ids_beyond_any_integer_are_404_not_500(api: Api) -> None:
+    token = api.login_new("ada@example.com")
+    huge = 2**80
+    assert_error(api.get(f"/ssh_keys/{huge}", token), 404)
+    assert_error(api.delete(f"/ssh_keys/{huge}", token), 404)
+    assert_error(api.delete("/ssh_keys/-1", token), 404)

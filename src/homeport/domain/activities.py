@@ -149,6 +149,7 @@ def append_log(session: Session, activity_pk: int, message: str) -> None:
 
 def log_lines(session: Session, activity_pk: int, after_seq: int = 0) -> Sequence[ActivityLog]:
     """Log lines after ``after_seq``, in order."""
+    after_seq = max(0, min(after_seq, 2**62))  # any cursor a client sends is safe in SQL
     query = (
         select(ActivityLog)
         .where(ActivityLog.activity_pk == activity_pk, ActivityLog.seq > after_seq)

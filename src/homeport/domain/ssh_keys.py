@@ -19,6 +19,7 @@ from homeport.store.models import Account, SshKey
 
 MIN_RSA_BITS = 2048
 MAX_KEY_LENGTH = 16_384
+MAX_ID = 2**63
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ def list_keys(session: Session, account: Account) -> Sequence[SshKey]:
 
 
 def get_key(session: Session, key_id: int) -> SshKey:
-    """A key by id; raises NotFound."""
+    """A key by id; raises NotFound (also for ids no database integer can hold)."""
+    if not 0 < key_id < MAX_ID:
+        raise NotFound("SSH key not found.")
     row = session.get(SshKey, key_id)
     if row is None:
         raise NotFound("SSH key not found.")
