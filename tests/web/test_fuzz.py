@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis.core.result import Ok
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Ok
 
 from tests.helpers import Api
 
