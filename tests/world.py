@@ -105,7 +105,19 @@ def build_world(api: Api) -> World:
             variables.create(
                 s, box, owner, project, env, variables.VariableInput(name="ev", value="1")
             )
+    with api.state.db.session() as s:
+        from homeport.domain import activities as acts
+
+        [dev_branch] = acts.list_activities(
+            s, pid, acts.ActivityFilter(types=["environment.branch"]), acts.env_condition(["dev"])
+        )
+        project_wide = acts.list_activities(
+            s, pid, acts.ActivityFilter(types=["environment_type.access.*"]), acts.no_environment()
+        )
+        activity_ids = {"dev": dev_branch.id, "project": project_wide[0].id}
     world = World(api=api, pid=pid, other_pid=other_pid)
+    world.ids["dev_activity"] = activity_ids["dev"]
+    world.ids["project_activity"] = activity_ids["project"]
     world.tokens["anonymous"] = None
     for name, account in accounts.items():
         world.ids[name] = account.id

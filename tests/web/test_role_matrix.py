@@ -265,6 +265,40 @@ CASES: dict[str, tuple[Call, dict[str, Any], tuple[str, str] | None]] = {
         expect(SEE_PROD, set()),
         None,
     ),
+    "get dev activity": (
+        lambda w: ("GET", f"/projects/{w.pid}/activities/{w.ids['dev_activity']}", None),
+        expect(SEE_DEV, set()),
+        None,
+    ),
+    "dev activity log": (
+        lambda w: ("GET", f"/projects/{w.pid}/activities/{w.ids['dev_activity']}/log", None),
+        expect(SEE_DEV, set()),
+        None,
+    ),
+    "get dev activity through its environment": (
+        lambda w: (
+            "GET",
+            f"/projects/{w.pid}/environments/dev/activities/{w.ids['dev_activity']}",
+            None,
+        ),
+        expect(SEE_DEV, set()),
+        None,
+    ),
+    "get project activity": (
+        lambda w: ("GET", f"/projects/{w.pid}/activities/{w.ids['project_activity']}", None),
+        expect(MEMBERS, set()),
+        None,
+    ),
+    "cancel a finished activity": (
+        lambda w: (
+            "POST",
+            f"/projects/{w.pid}/activities/{w.ids['dev_activity']}/cancel",
+            None,
+        ),
+        # Admins of development get past the policy, then 409: it already finished.
+        expect(set(), {V, C}) | {D: 409, P: 409, R: 409},
+        None,
+    ),
     "list activities": (
         lambda w: ("GET", f"/projects/{w.pid}/activities", None),
         expect(MEMBERS, set()),
