@@ -20,7 +20,6 @@ from homeport.domain.ids import short_id
 from homeport.store.models import (
     Account,
     Activity,
-    EnvironmentTypeAccess,
     Project,
     ProjectAccess,
 )
@@ -168,9 +167,3 @@ def members(session: Session, project: Project) -> Sequence[ProjectAccess]:
     """Every project role on ``project``."""
     query = select(ProjectAccess).where(ProjectAccess.project_id == project.id)
     return session.scalars(query.order_by(ProjectAccess.granted_at, ProjectAccess.pk)).all()
-
-
-def type_access_rows(session: Session, project: Project) -> Sequence[EnvironmentTypeAccess]:
-    """Every environment-type role on ``project``."""
-    query = select(EnvironmentTypeAccess).where(EnvironmentTypeAccess.project_id == project.id)
-    return session.scalars(query).all()

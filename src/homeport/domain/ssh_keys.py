@@ -92,8 +92,3 @@ def get_key(session: Session, key_id: int) -> SshKey:
     if row is None:
         raise NotFound("SSH key not found.")
     return row
-
-
-def find_by_fingerprint(session: Session, fingerprint: str) -> SshKey | None:
-    """The key with this fingerprint (git over SSH will look keys up this way)."""
-    return session.scalar(select(SshKey).where(SshKey.fingerprint == fingerprint))

@@ -118,6 +118,22 @@ class UserCommand(Command):
                 return item, user
         return None
 
+    def chosen_user(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The user named by the `email` argument, or chosen from a menu when interactive."""
+        access = self.load_access()
+        email = self.input.arg("email")
+        if not email:
+            if not self.console.interactive:
+                raise CommandFailed("An email address is required (in non-interactive mode).")
+            email = self.console.choose(
+                [(self.identifier(u, i), self.identifier(u, i)) for i, u in access],
+                "Enter a number to choose a user:",
+            )
+        found = self.find_user(str(email), access)
+        if found is None:
+            raise CommandFailed(f"User not found: {email}")
+        return found
+
     def parse_roles(self, values: list[str]) -> tuple[str | None, dict[str, str]]:
         """The project role and type roles from `-r` values (wildcards, abbreviations)."""
         project_role: str | None = None
@@ -287,19 +303,7 @@ class UserGet(UserCommand):
 
     def execute(self) -> int:
         self.select_project()
-        access = self.load_access()
-        email = self.input.arg("email")
-        if not email:
-            if not self.console.interactive:
-                raise CommandFailed("An email address is required (in non-interactive mode).")
-            email = self.console.choose(
-                [(self.identifier(u, i), self.identifier(u, i)) for i, u in access],
-                "Enter a number to choose a user:",
-            )
-        found = self.find_user(str(email), access)
-        if found is None:
-            raise CommandFailed(f"User not found: {email}")
-        item, user = found
+        item, user = self.chosen_user()
         permissions = [str(p) for p in item.get("permissions") or []]
         project_role, types = split_permissions(permissions)
         level = (self.input.str_opt("level") or "").lower()
@@ -421,22 +425,11 @@ class UserUpdate(UserCommand):
 
     def execute(self) -> int:
         self.select_project()
-        access = self.load_access()
-        email = self.input.arg("email")
-        if not email:
-            if not self.console.interactive:
-                raise CommandFailed("An email address is required (in non-interactive mode).")
-            email = self.console.choose(
-                [(self.identifier(u, i), self.identifier(u, i)) for i, u in access],
-                "Enter a number to choose a user:",
-            )
-        found = self.find_user(str(email), access)
-        if found is None:
-            raise CommandFailed(f"User not found: {email}")
+        item, user = self.chosen_user()
         project_role, types = self.parse_roles(self.input.list_opt("role"))
         if project_role is None and not types and not self.console.interactive:
             raise CommandFailed("No changes were provided. Specify roles with --role (-r).")
-        return self.update_user(found[0], found[1], project_role, types)
+        return self.update_user(item, user, project_role, types)
 
 
 class UserDelete(UserCommand):

@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 from starlette.responses import Response
 
-from homeport.domain import access, accounts
+from homeport.domain import access, accounts, projects
 from homeport.domain.errors import Invalid, NotFound
 from homeport.domain.policy import ENV_TYPES, may_view_account
 from homeport.store.models import Account, Invitation, ProjectAccess
@@ -104,12 +104,7 @@ def _user_access_view(
 
 def _rows(session: DbSession, ctx: ProjectContext) -> list[tuple[ProjectAccess, access.Roles]]:
     out = []
-    rows = session.scalars(
-        select(ProjectAccess)
-        .where(ProjectAccess.project_id == ctx.project.id)
-        .order_by(ProjectAccess.granted_at, ProjectAccess.pk)
-    ).all()
-    for row in rows:
+    for row in projects.members(session, ctx.project):
         roles = access.current_roles(session, ctx.project, row.account_id)
         if roles is not None:
             out.append((row, roles))
