@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from homeport.domain import accounts, api_tokens
+from homeport.domain import access, accounts, api_tokens
 from homeport.store.models import Account
 from homeport.web.state import AppState
 
@@ -56,9 +56,10 @@ class Api:
         password: str | None = None,
         created_by: str | None = None,
     ) -> Account:
-        """Create an account straight in the store."""
+        """Create an account straight in the store, as the operator's command does
+        (pending invitations it may claim apply at once)."""
         with self.state.db.session(write=True) as session:
-            return accounts.create_account(
+            account = accounts.create_account(
                 session,
                 accounts.NewAccount(
                     email=email,
@@ -68,6 +69,8 @@ class Api:
                     created_by_id=created_by,
                 ),
             )
+            access.apply_pending_invitations(session, account)
+            return account
 
     def api_token(self, account_id: str, name: str = "test") -> str:
         """A new API token for the account (plain text)."""

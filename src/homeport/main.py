@@ -10,10 +10,11 @@ from typing import TextIO
 
 from sqlalchemy.orm import Session
 
-from homeport.domain import accounts, api_tokens, variables
+from homeport.domain import access, accounts, api_tokens, variables
 from homeport.domain.errors import DomainError
 from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.settings import Settings, SettingsError
+from homeport.store.datadir import DataDirError, private_umask
 from homeport.store.db import Database
 from homeport.store.migrate import upgrade
 from homeport.store.models import Account
@@ -91,6 +92,7 @@ def run_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, std
                         is_admin=args.admin,
                     ),
                 )
+                access.apply_pending_invitations(session, account)
                 print(account.id, file=stdout)
             elif args.command == "user:list":
                 for a in accounts.list_accounts(session):
@@ -134,10 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Whatever this process writes under the data dir is the server user's alone.
+    private_umask()
     try:
         settings = Settings.from_env()
         return run_command(args, settings, sys.stdin, sys.stdout)
-    except (DomainError, SettingsError) as exc:
+    except (DomainError, SettingsError, DataDirError) as exc:
         print(f"homeport: {exc}", file=sys.stderr)
         return 1
 

@@ -10,9 +10,11 @@ import uvicorn
 
 from homeport.domain.bootstrap import ensure_admin
 from homeport.settings import Settings
+from homeport.store.datadir import private_umask, secure_data_dir
 from homeport.store.db import Database
 from homeport.store.migrate import upgrade
 from homeport.web.app import create_app
+from homeport.web.http_protocol import header_limited_protocol
 from homeport.web.state import AppState
 from homeport.worker.runner import Worker
 from homeport.worker.tasks import make_worker
@@ -22,7 +24,8 @@ log = logging.getLogger("homeport.server")
 
 def prepare(settings: Settings) -> AppState:
     """Create the data dir, migrate, and make sure a platform admin exists."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_umask()
+    secure_data_dir(settings.data_dir)
     upgrade(settings.database_url)
     state = AppState.build(settings, Database(settings.database_url))
     with state.db.session(write=True) as session:
@@ -50,6 +53,7 @@ def serve(settings: Settings) -> int:
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        http=header_limited_protocol(settings.max_header_bytes),
     )
     server = uvicorn.Server(config)
     worker = start_worker_threads(state)
@@ -78,7 +82,8 @@ def start_worker_threads(state: AppState) -> Worker | None:
 
 def run_worker_only(settings: Settings) -> int:
     """``homeport worker``: the activity worker alone, until SIGTERM or SIGINT."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_umask()
+    secure_data_dir(settings.data_dir)
     upgrade(settings.database_url)
     db = Database(settings.database_url)
     worker = make_worker(settings, db)

@@ -70,6 +70,16 @@ class Settings:
     test_slow_progress: float = 0.0
     public_url: str = ""
     log_level: str = "info"
+    # Request limits: a body larger than this answers 413, a request head (request line
+    # and headers) larger than that answers 431; both before anything is buffered whole.
+    max_body_bytes: int = 262_144
+    max_header_bytes: int = 65_536
+    # A web writer waits at most this long for its turn before answering 503.
+    write_queue_timeout: float = 30.0
+    max_log_streams: int = 8
+    # Git over SSH listens here (None: off); pushes may not carry a larger file.
+    ssh_bind: tuple[str, int] | None = ("127.0.0.1", 2222)
+    git_max_file_size: int = 100 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +117,14 @@ class Settings:
             else 0.0,
             public_url=(env.get("HOMEPORT_PUBLIC_URL") or "").rstrip("/"),
             log_level=env.get("HOMEPORT_LOG_LEVEL") or "info",
+            max_body_bytes=_int(env, "HOMEPORT_MAX_BODY_BYTES", 262_144, minimum=1024),
+            max_header_bytes=_int(env, "HOMEPORT_MAX_HEADER_BYTES", 65_536, minimum=4096),
+            write_queue_timeout=_float(env, "HOMEPORT_WRITE_QUEUE_TIMEOUT", 30.0),
+            max_log_streams=_int(env, "HOMEPORT_MAX_LOG_STREAMS", 8, minimum=1),
+            ssh_bind=_ssh_bind(env.get("HOMEPORT_SSH_BIND") or "127.0.0.1:2222"),
+            git_max_file_size=_int(
+                env, "HOMEPORT_GIT_MAX_FILE_SIZE", 100 * 1024 * 1024, minimum=1024
+            ),
         )
 
     @property
@@ -115,6 +133,26 @@ class Settings:
         return self.data_dir / "secrets"
 
     @property
+    def git_dir(self) -> Path:
+        """Where the projects' bare repositories live."""
+        return self.data_dir / "git"
+
+    @property
+    def ssh_dir(self) -> Path:
+        """The SSH server's host key."""
+        return self.data_dir / "ssh"
+
+    @property
     def environments_dir(self) -> Path:
         """Root of every environment's data area."""
         return self.data_dir / "environments"
+
+
+def _ssh_bind(value: str) -> tuple[str, int] | None:
+    """``host:port`` for the SSH listener, or None for ``off``."""
+    if value.strip().lower() in ("off", "0", "no", "false"):
+        return None
+    try:
+        return _bind(value)
+    except SettingsError:
+        raise SettingsError(f"HOMEPORT_SSH_BIND must be host:port or off, not {value!r}") from None

@@ -25,6 +25,33 @@ def test_failed_logins_are_limited_per_account_across_addresses(api: Api) -> Non
         assert auth.check_password(s, limiter, "bob", "another password", "10.9.9.9")
 
 
+def test_email_and_username_share_one_allowance(api: Api) -> None:
+    api.create_account("ada@example.com", password="a long password")
+    limiter = FailureLimiter(limit=3, window=60)
+    with api.state.db.session() as s:
+        for i, login in enumerate(("ada@example.com", "ada", "ADA@EXAMPLE.COM")):
+            with pytest.raises(auth.InvalidGrant):
+                auth.check_password(s, limiter, login, "wrong", f"10.0.{i}.1")
+        for login in ("ada", "ada@example.com"):
+            with pytest.raises(TooManyAttempts):
+                auth.check_password(s, limiter, login, "a long password", "10.9.9.9")
+
+
+def test_a_valid_api_token_is_not_locked_out_by_password_guesses(api: Api) -> None:
+    bot = api.create_account("bot@example.com", kind="machine", password="bot password!")
+    good = api.api_token(bot.id)
+    limiter = FailureLimiter(limit=2, window=60)
+    with api.state.db.session() as s:
+        for i in range(3):
+            with pytest.raises((auth.InvalidGrant, TooManyAttempts)):
+                auth.check_password(s, limiter, "bot@example.com", "guess", f"10.3.0.{i}")
+    with api.state.db.session(write=True) as s:
+        issued = auth.exchange_api_token(
+            s, api.state.auth_keys, limiter, good, "c", "10.4.0.1", 900
+        )
+    assert issued.access_token
+
+
 def test_failed_exchanges_are_limited_per_account_across_addresses(api: Api) -> None:
     bot = api.create_account("bot@example.com", kind="machine")
     good = api.api_token(bot.id)

@@ -111,10 +111,13 @@ class ServerProcess:
         body: Any = None,
         form: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
     ) -> tuple[int, Any]:
-        """One HTTP call with the standard library; returns (status, parsed JSON or text)."""
+        """One HTTP call with the standard library; returns (status, parsed JSON or text).
+
+        ``raw`` sends those bytes as the body unchanged (with the caller's headers)."""
         hdrs = dict(headers or {})
-        data = None
+        data = raw
         if form is not None:
             data = urllib.parse.urlencode(form).encode()
             hdrs["Content-Type"] = "application/x-www-form-urlencoded"

@@ -247,8 +247,16 @@ def test_only_environment_type_admins_back_up_and_restore(api: Api, admin: str, 
         seen = api.get(f"{url}/backups", token).json()
         assert [b["id"] for b in seen] == [bid] and "#restore" not in seen[0]["_links"]
         assert "#backup" not in api.get(url, token).json()["_links"]
-    # Admin of development may restore a production backup into dev, not into main.
-    assert restore(api, viewer, pid, bid, environment_name="dev")["result"] == "success"
+    # Admin of development may not restore a production backup into dev (it would copy
+    # production data where they may read it), nor into a new branch.
+    for body in ({"environment_name": "dev"}, {"environment_name": "d2", "branch_from": "dev"}):
+        assert_error(api.post(f"{url}/backups/{bid}/restore", viewer, json=body), 403)
+    dev_bid = backup(api, viewer, pid, "dev")
+    dev = f"/projects/{pid}/environments/dev"
+    assert "#restore" in api.get(f"{dev}/backups/{dev_bid}", viewer).json()["_links"]
+    assert restore(api, viewer, pid, dev_bid, "dev")["result"] == "success"
+    # The production admin may restore production's backup into production.
+    assert restore(api, prod_admin, pid, bid)["result"] == "success"
     assert api.post(f"{url}/backup", prod_admin, json={}).status_code == 200
     assert "#backup" in api.get(url, prod_admin).json()["_links"]
     # An environment the caller cannot see is treated as missing (no existence leak).

@@ -164,3 +164,30 @@ def test_delete_reparents_children(api: Api, admin: str, pid: str) -> None:
     drain(api)
     api.delete(f"{base}/a", admin)
     assert env(api, admin, pid, "b")["parent"] == "main"
+
+
+def test_delete_waits_for_the_environments_unfinished_activities(
+    api: Api, admin: str, pid: str
+) -> None:
+    """An environment with a pending activity on its queue cannot be deleted under it."""
+    from homeport.domain import activities as acts
+
+    base = f"/projects/{pid}/environments"
+    api.post(f"{base}/main/branch", admin, json={"name": "dev"})
+    drain(api)
+    api.post(f"{base}/dev/deactivate", admin)
+    drain(api)
+    with api.state.db.session(write=True) as s:
+        stuck = acts.record(
+            s,
+            project_id=pid,
+            type="environment.restore",
+            actor=None,
+            phrase=acts.Phrase().add("restore"),
+            environments=["dev"],
+            pending=True,
+            queue_key=f"{pid}:dev",
+        ).id
+    assert stuck in assert_error(api.delete(f"{base}/dev", admin), 409)["message"]
+    assert api.post(f"/projects/{pid}/activities/{stuck}/cancel", admin).status_code == 200
+    assert api.delete(f"{base}/dev", admin).status_code == 200

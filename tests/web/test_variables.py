@@ -223,3 +223,22 @@ def test_key_rotation_keeps_values_readable(api: Api, admin: str, pid: str) -> N
     with api.state.db.session() as s:
         row = s.query(Variable).filter(Variable.name == "k").one()
         assert SecretBox(["a brand new key"]).decrypt(row.value_encrypted or "") == "rotate-me"
+
+
+def test_becoming_sensitive_scrubs_earlier_activities(api: Api, admin: str, pid: str) -> None:
+    main = f"/projects/{pid}/environments/main/variables"
+    for url in (f"/projects/{pid}/variables", main):
+        assert api.post(url, admin, json={"name": "env:K", "value": "plain-old"}).status_code == 201
+    assert api.patch(f"{main}/env:K", admin, json={"is_sensitive": True}).status_code == 200
+    with api.state.db.session() as s:
+        payloads = {
+            (a.type, str(a.payload["variable"].get("value")))
+            for a in s.query(Activity).filter(Activity.type.like("%.variable.%"))
+        }
+    # The environment's variable lost its value everywhere; the project's (still plain,
+    # a different variable) keeps its history.
+    assert payloads == {
+        ("project.variable.create", "plain-old"),
+        ("environment.variable.create", "None"),
+        ("environment.variable.update", "None"),
+    }

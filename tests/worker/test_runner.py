@@ -9,7 +9,7 @@ import pytest
 
 from homeport.domain import activities as acts
 from homeport.store.models import Activity
-from homeport.worker.context import ActivityContext
+from homeport.worker.context import ActivityContext, TaskFailed
 from homeport.worker.runner import Worker
 from tests.helpers import Api
 
@@ -62,12 +62,17 @@ def test_handler_results(api: Api, pid: str) -> None:
         ctx.set_payload(backup_name="b1")
 
     def boom(ctx: ActivityContext) -> None:
-        raise RuntimeError("disk on fire")
+        raise FileNotFoundError(2, "No such file or directory", "/var/secret/path")
 
-    worker = Worker(api.state.db, api.state.settings, {"t.ok": ok, "t.boom": boom})
+    def refused(ctx: ActivityContext) -> None:
+        raise TaskFailed("The environment is no longer active.")
+
+    handlers = {"t.ok": ok, "t.boom": boom, "t.refused": refused}
+    worker = Worker(api.state.db, api.state.settings, handlers)
     a = pending(api, pid, "main", "t.ok")
     b = pending(api, pid, "main", "t.boom")
     c = pending(api, pid, "main", "t.unknown")
+    d = pending(api, pid, "main", "t.refused")
     while worker.run_once():
         pass
     assert state_of(api, pid, a) == ("complete", "success")
@@ -79,7 +84,14 @@ def test_handler_results(api: Api, pid: str) -> None:
         log = "".join(line.message for line in acts.log_lines(s, row.pk))
         assert "working" in log
         failed = acts.get_activity(s, pid, b)
-        assert "disk on fire" in "".join(x.message for x in acts.log_lines(s, failed.pk))
+        text = "".join(x.message for x in acts.log_lines(s, failed.pk))
+        # Raw exception text (paths, errno) stays in the server log.
+        assert "Errno" not in text and "/var/secret" not in text
+        assert f"internal error stopped this activity (reference {b})" in text
+        told = acts.get_activity(s, pid, d)
+        assert "Failed: The environment is no longer active." in "".join(
+            x.message for x in acts.log_lines(s, told.pk)
+        )
 
 
 def test_recovery_fails_activities_of_dead_workers_only(api: Api, pid: str) -> None:

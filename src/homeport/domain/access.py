@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from homeport.domain import accounts, activities
 from homeport.domain.activities import Phrase, strong
 from homeport.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from homeport.domain.policy import ENV_ROLES, ENV_TYPES, PROJECT_ROLES
+from homeport.domain.policy import ENV_ROLES, ENV_TYPES, PROJECT_ROLES, may_claim_invitation
 from homeport.store.models import (
     Account,
     Activity,
@@ -258,7 +258,11 @@ def invite(
     roles: Roles,
     force: bool = False,
 ) -> tuple[Invitation, list[Activity]]:
-    """Invite by email; an existing account gets access at once (state ``accepted``)."""
+    """Invite by email.
+
+    An existing account that may claim it (``policy.may_claim_invitation``) gets access
+    at once (state ``accepted``); otherwise the invitation stays pending.
+    """
     email = accounts.normalize_email(email)
     key = accounts.email_key(email)
     pending = session.scalars(
@@ -287,7 +291,7 @@ def invite(
     session.flush()
     recorded: list[Activity] = []
     account = accounts.find_by_email(session, email)
-    if account is not None:
+    if account is not None and may_claim_invitation(session, account, actor):
         recorded = set_roles(session, actor, project, account, roles)
         invitation.state = "accepted"
         invitation.finished_at = now
@@ -300,7 +304,11 @@ def invitation_roles(invitation: Invitation) -> Roles:
 
 
 def apply_pending_invitations(session: Session, account: Account) -> list[Activity]:
-    """Apply every pending invitation for a newly created account's email."""
+    """Apply the pending invitations for a new account's email that it may claim.
+
+    Callers that create accounts call this; a machine user a project admin created
+    claims only the invitations its own creator sent (``policy.may_claim_invitation``).
+    """
     recorded: list[Activity] = []
     for invitation in session.scalars(
         select(Invitation).where(
@@ -309,7 +317,7 @@ def apply_pending_invitations(session: Session, account: Account) -> list[Activi
     ).all():
         project = session.get(Project, invitation.project_id)
         inviter = session.get(Account, invitation.owner_id) if invitation.owner_id else None
-        if project is None:
+        if project is None or not may_claim_invitation(session, account, inviter):
             continue
         recorded += set_roles(session, inviter, project, account, invitation_roles(invitation))
         invitation.state = "accepted"
@@ -362,4 +370,13 @@ def create_machine_user(
             created_by_id=actor.id,
         ),
     )
-    return account, set_roles(session, actor, project, account, roles)
+    recorded = set_roles(session, actor, project, account, roles)
+    return account, recorded + apply_pending_invitations(session, account)
+
+
+def find_claimant(session: Session, actor: Account, email: str) -> Account | None:
+    """The account an add-by-email from ``actor`` may land on, or None (invite instead)."""
+    account = accounts.find_by_email(session, email)
+    if account is None or not may_claim_invitation(session, account, actor):
+        return None
+    return account

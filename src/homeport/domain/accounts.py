@@ -97,10 +97,8 @@ def create_account(session: Session, new: NewAccount) -> Account:
     )
     session.add(account)
     session.flush()
-    # Invitations sent before the account existed apply now, in the same transaction.
-    from homeport.domain.access import apply_pending_invitations
-
-    apply_pending_invitations(session, account)
+    # Pending invitations are the caller's business (access.apply_pending_invitations):
+    # whether an account may claim them depends on who created it.
     return account
 
 

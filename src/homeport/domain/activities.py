@@ -158,20 +158,33 @@ def log_lines(session: Session, activity_pk: int, after_seq: int = 0) -> Sequenc
     return session.scalars(query).all()
 
 
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9998, 12, 31, tzinfo=UTC)
+
+
 def parse_starts_at(raw: str) -> datetime:
-    """An ISO 8601 time or UNIX timestamp; ``+00:00`` may arrive as `` 00:00``."""
+    """An ISO 8601 time or UNIX timestamp; ``+00:00`` may arrive as `` 00:00``.
+
+    Anything unreadable or outside years 1 to 9998 (in UTC) raises Invalid: no input
+    may reach the database as an overflow.
+    """
     text = raw.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return datetime.fromtimestamp(float(text), UTC)
-    # The PHP CLI does not URL-encode '+', so the offset's sign arrives as a space.
-    text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text)
-    text = text.replace("Z", "+00:00")
+    if len(text) > 64:
+        raise Invalid.field("starts_at", "Not a date: too long.")
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise Invalid.field("starts_at", f"Not a date: {raw!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+        if re.fullmatch(r"\d{1,20}(\.\d{1,9})?", text):
+            value = datetime.fromtimestamp(float(text), UTC)
+        else:
+            # The PHP CLI does not URL-encode '+', so the offset's sign arrives as a space.
+            text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text).replace("Z", "+00:00")
+            value = datetime.fromisoformat(text)
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            value = value.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        raise Invalid.field("starts_at", f"Not a date, or out of range: {raw[:64]!r}") from None
+    if not _EARLIEST <= value <= _LATEST:
+        raise Invalid.field("starts_at", "Out of range: give a time between years 1 and 9998.")
     return value
 
 
@@ -284,3 +297,15 @@ def cancel(session: Session, activity: Activity) -> None:
     else:
         activity.cancel_requested = True
         append_log(session, activity.pk, "Cancellation requested.")
+
+
+def queued_of_types(
+    session: Session, queue_key: str, types: Sequence[str] | None
+) -> Activity | None:
+    """The oldest pending or running activity on ``queue_key`` (of ``types``, if given)."""
+    query = select(Activity).where(
+        Activity.queue_key == queue_key, Activity.state.in_(("pending", "in_progress"))
+    )
+    if types is not None:
+        query = query.where(Activity.type.in_(list(types)))
+    return session.scalar(query.order_by(Activity.pk).limit(1))

@@ -105,19 +105,18 @@ def exchange_api_token(
     ttl: int,
 ) -> IssuedToken:
     """Exchange an API token for a short-lived access token (``grant_type=api_token``)."""
-    address_key = f"address:{client_address}"
-    limiter.check([address_key])
+    # A valid token is checked per address only: an account key here would let anyone
+    # who fails that account's password lock its CI out. Tokens found but unusable
+    # (expired, deactivated account) also count against the account.
+    held = limiter.reserve([f"address:{client_address}"])
     row = api_tokens.find_by_plain(session, keys.token_hash, plain.strip())
-    if row is not None:
-        limiter.check([f"account:{row.account_id}"])
+    if row is None:
+        raise InvalidGrant("Invalid API token")  # the reserved attempt stays a failure
     now = utcnow()
-    if (
-        row is None
-        or row.account.deactivated
-        or (row.expires_at is not None and row.expires_at <= now)
-    ):
-        limiter.fail([address_key] + ([f"account:{row.account_id}"] if row else []))
+    if row.account.deactivated or (row.expires_at is not None and row.expires_at <= now):
+        limiter.reserve([f"account:{row.account_id}"])
         raise InvalidGrant("Invalid API token")
+    limiter.release(held)
     row.last_used_at = now
     return _issue(session, keys, row.account, ttl, client_id, row.id, row.expires_at)
 
@@ -139,15 +138,20 @@ def issue_for_login(
 def check_password(
     session: Session, limiter: FailureLimiter, login: str, password: str, client_address: str
 ) -> Account:
-    """The account for a correct login and password; raises InvalidGrant otherwise."""
-    keys = [f"address:{client_address}", f"login:{login.strip().lower()}"]
-    limiter.check(keys)
-    account = accounts.find_by_login(session, login) if login.strip() else None
+    """The account for a correct login and password; raises InvalidGrant otherwise.
+
+    Failures count per client address and per account: the email and the username of
+    one account share a single allowance (an unknown login counts under its own name).
+    """
+    login = login.strip()
+    account = accounts.find_by_login(session, login) if login else None
+    subject = f"account:{account.id}" if account else f"login:{login.lower()}"
+    held = limiter.reserve([f"address:{client_address}", subject])
     # verify_password runs even for unknown logins, so timing does not reveal them.
     ok = verify_password(account.password_hash if account else None, password)
     if account is None or not ok or account.deactivated:
-        limiter.fail(keys)
-        raise InvalidGrant("Invalid credentials")
+        raise InvalidGrant("Invalid credentials")  # the reserved attempt stays a failure
+    limiter.release(held)
     return account
 
 

@@ -183,6 +183,8 @@ def request_restore(
     """
     if not backup.restorable or backup.status != "CREATED":
         raise Conflict("This backup is not restorable.")
+    if not grants.can_env("backup", source.type):
+        raise Forbidden("You may not restore backups of this environment.")
     project = session.get(Project, source.project_id)
     assert project is not None
     name = environment_name or source.name
@@ -199,15 +201,25 @@ def request_restore(
         parent = envs.get_environment(session, project, branch_from)
         if not grants.can_env("view", parent.type):
             raise NotFound("Environment not found.")
+        if not grants.can_restore(source.type, "development"):
+            raise Forbidden("You may not restore into a new development environment.")
         target, _ = envs.branch(session, grants, parent, name, None, "development", False)
     elif target is None or not grants.can_env("view", target.type):
         raise Invalid.field(
             "environment_name", f"No environment named {name!r}; use branch_from to create it."
         )
-    if not grants.can_env("restore", target.type):
+    if not grants.can_restore(source.type, target.type):
         raise Forbidden("You may not restore into this environment.")
     if target.status not in ("active", "dirty"):
         raise Conflict("Only an active environment can be restored into.")
+    leaving = activities.queued_of_types(
+        session, envs.queue_key(project.id, target.name), ("environment.deactivate",)
+    )
+    if leaving is not None:
+        raise Conflict(
+            f"{target.name} is being deactivated ({leaving.id}); "
+            "restore after activating it again, or cancel the deactivation first."
+        )
     actor = grants.account
     activity = activities.record(
         session,

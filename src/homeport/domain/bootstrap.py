@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from homeport.domain.access import apply_pending_invitations
 from homeport.domain.accounts import NewAccount, create_account, find_by_email
 from homeport.store.models import Account
 
@@ -26,10 +27,11 @@ def ensure_admin(session: Session, admin_email: str, data_dir: Path) -> str | No
         existing.is_admin = True
         return None
     password = secrets.token_urlsafe(18)
-    create_account(
+    admin = create_account(
         session,
         NewAccount(email=admin_email, password=password, is_admin=True, first_name="Admin"),
     )
+    apply_pending_invitations(session, admin)
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "initial-admin-password"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

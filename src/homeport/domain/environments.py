@@ -246,6 +246,12 @@ def delete(
         raise Conflict("The production environment cannot be deleted.")
     if env.status != "inactive":
         raise Conflict("Only an inactive environment can be deleted; deactivate it first.")
+    busy = activities.queued_of_types(session, queue_key(env.project_id, env.name), None)
+    if busy is not None:
+        raise Conflict(
+            f"{env.name} has an unfinished activity ({busy.id}, {busy.type}); "
+            "wait for it or cancel it before deleting the environment."
+        )
     for child in session.scalars(
         select(Environment).where(
             Environment.project_id == env.project_id, Environment.parent == env.name

@@ -63,19 +63,73 @@ ProjectAction = Literal[
 
 
 def may_view_account(actor: Account, target: Account) -> bool:
-    """Oneself, platform admins, and a machine user's creator see an account."""
+    """Oneself, platform admins, and the account's creator see an account.
+
+    Seeing is not managing: a creator's rights over a machine user's credentials are
+    ``may_manage_credentials``.
+    """
     if actor.deactivated:
         return False
     return actor.id == target.id or actor.is_admin or target.created_by_id == actor.id
 
 
-def may_manage_credentials(actor: Account, owner: Account) -> bool:
-    """API tokens and SSH keys: oneself, a platform admin, or a machine user's creator."""
+def projects_held(session: Session, account_id: str) -> set[str]:
+    """Ids of every project where the account holds a project or environment-type role."""
+    held = set(
+        session.scalars(
+            select(ProjectAccess.project_id).where(ProjectAccess.account_id == account_id)
+        )
+    )
+    held.update(
+        session.scalars(
+            select(EnvironmentTypeAccess.project_id).where(
+                EnvironmentTypeAccess.account_id == account_id
+            )
+        )
+    )
+    return held
+
+
+def _admin_of(session: Session, account_id: str) -> set[str]:
+    return set(
+        session.scalars(
+            select(ProjectAccess.project_id).where(
+                ProjectAccess.account_id == account_id, ProjectAccess.role == "admin"
+            )
+        )
+    )
+
+
+def may_manage_credentials(session: Session, actor: Account, owner: Account) -> bool:
+    """API tokens and SSH keys: oneself, a platform admin, or a machine user's creator.
+
+    The creator keeps that right only while they are, *now*, admin on every project
+    where the machine user holds a role: otherwise a creator removed from a project
+    would still act there through the machine user's tokens.
+    """
     if actor.deactivated:
         return False
     if actor.id == owner.id or actor.is_admin:
         return True
-    return owner.kind == "machine" and owner.created_by_id == actor.id
+    if owner.kind != "machine" or owner.created_by_id != actor.id:
+        return False
+    return projects_held(session, owner.id) <= _admin_of(session, actor.id)
+
+
+def may_claim_invitation(session: Session, account: Account, inviter: Account | None) -> bool:
+    """Whether an invitation (or an add by email) may land on an existing ``account``.
+
+    Creating an account never grants access its creator could not grant: people and
+    accounts a platform admin (or the operator's CLI) created claim invitations sent
+    to their email; a machine user a project admin created claims nothing, unless the
+    inviter could manage it anyway.
+    """
+    if account.kind == "human" or account.created_by_id is None:
+        return True
+    creator = session.get(Account, account.created_by_id)
+    if creator is not None and creator.is_admin and not creator.deactivated:
+        return True
+    return inviter is not None and may_manage_credentials(session, inviter, account)
 
 
 def may_manage_accounts(actor: Account) -> bool:
@@ -145,6 +199,12 @@ class ProjectGrants:
     def can_branch(self, parent_type: str, child_type: str) -> bool:
         """Branching needs contributor on the parent's type and on the new one's."""
         return self.can_env("branch", parent_type) and self.can_env("branch", child_type)
+
+    def can_restore(self, source_type: str, target_type: str) -> bool:
+        """Restoring copies the source's data into the target: the backup right on the
+        source's type and admin (``restore``) on the target's, so no one reads data
+        across a permission boundary by restoring it somewhere they may read."""
+        return self.can_env("backup", source_type) and self.can_env("restore", target_type)
 
     def can_change_type(self, old_type: str, new_type: str) -> bool:
         """Moving an environment between types needs admin on both."""

@@ -1,7 +1,9 @@
 """Failure-based rate limiting for token exchanges and logins.
 
 Kept in process memory: each server process limits on its own. That bounds guessing
-per process without a round trip to the database on every attempt.
+per process without a round trip to the database on every attempt. An attempt is
+reserved before the (slow) check and given back only when it succeeds, so concurrent
+guesses cannot all pass a check made before any of them failed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from homeport.domain.errors import TooManyAttempts
 
@@ -37,8 +40,13 @@ class FailureLimiter:
             del self._failures[key]
         return stamps
 
-    def check(self, keys: Iterable[str]) -> None:
-        """Raise TooManyAttempts when any key has used up its failures."""
+    def reserve(self, keys: Sequence[str]) -> Reservation:
+        """Take one attempt from every key's allowance, atomically, before checking.
+
+        Raises TooManyAttempts (taking nothing) when any key has none left. The
+        attempt counts as a failure until :meth:`release` says it succeeded, so a burst
+        of concurrent guesses is limited exactly as a sequence of them would be.
+        """
         now = self._clock()
         with self._lock:
             for key in keys:
@@ -48,13 +56,32 @@ class FailureLimiter:
                     raise TooManyAttempts(
                         "Too many failed attempts. Try again later.", retry_after=retry
                     )
-
-    def fail(self, keys: Iterable[str]) -> None:
-        """Record one failure against each key."""
-        now = self._clock()
-        with self._lock:
             for key in keys:
                 self._failures.setdefault(key, deque()).append(now)
             if len(self._failures) > 100_000:  # bound memory under a flood of keys
                 for key in list(self._failures):
                     self._prune(key, now)
+        return Reservation(tuple(keys), now)
+
+    def release(self, reservation: Reservation) -> None:
+        """The reserved attempt succeeded: give it back to every key's allowance."""
+        with self._lock:
+            for key in reservation.keys:
+                stamps = self._failures.get(key)
+                if stamps is not None and reservation.stamp in stamps:
+                    stamps.remove(reservation.stamp)
+                    if not stamps:
+                        del self._failures[key]
+
+    def remaining(self, key: str) -> int:
+        """Attempts ``key`` has left in the current window."""
+        with self._lock:
+            return max(0, self.limit - len(self._prune(key, self._clock())))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One attempt taken from some keys' allowances."""
+
+    keys: tuple[str, ...]
+    stamp: float

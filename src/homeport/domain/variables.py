@@ -320,9 +320,36 @@ def update(
         session.flush()
         return row, _record(session, actor, project, env, "create", row)
     row = listed.row
+    was_sensitive = row.is_sensitive
     _apply(box, row, data, creating=False)
+    if row.is_sensitive and not was_sensitive:
+        _scrub_history(session, project, env, row.name)
     session.flush()
     return row, _record(session, actor, project, env, "update", row)
+
+
+def _scrub_history(session: Session, project: Project, env: Environment | None, name: str) -> int:
+    """Drop the value of variable ``name`` (at this level) from every earlier activity.
+
+    A variable that becomes sensitive must not stay readable in the history that any
+    project viewer can list. Returns the number of activities changed.
+    """
+    level = "project" if env is None else "environment"
+    changed = 0
+    query = select(Activity).where(
+        Activity.project_id == project.id, Activity.type.like(f"{level}.variable.%")
+    )
+    for activity in session.scalars(query):
+        info = activity.payload.get("variable") if isinstance(activity.payload, dict) else None
+        if not isinstance(info, dict) or info.get("name") != name or "value" not in info:
+            continue
+        if env is not None and activity.environments != [env.name]:
+            continue
+        scrubbed = {k: v for k, v in info.items() if k != "value"}
+        # A new dict, so the JSON column sees the change.
+        activity.payload = {**activity.payload, "variable": scrubbed}
+        changed += 1
+    return changed
 
 
 def delete(

@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url``; SQLite files use WAL with a busy timeout."""
     if url.startswith("sqlite"):
+        # SQLite connections are cheap; the pool must outgrow the web thread pool (40)
+        # plus the worker's threads, so a burst of reads never waits for a connection.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=20,
-            max_overflow=20,
+            max_overflow=80,
         )
 
         @event.listens_for(engine, "connect")
@@ -68,6 +70,40 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def read_session(self) -> Session:
+        """A plain session for reads; it connects on first use. The caller closes it."""
+        return self._factory()
+
+    def begin_write(self) -> Session:
+        """A session that holds this process's writer turn and its write transaction.
+
+        For callers that cannot use a ``with`` block across their work (the web layer
+        commits in a dependency's teardown); ``end_write`` must follow, on any thread.
+        """
+        acquired = self._write_lock.acquire(timeout=30) if self.is_sqlite else False
+        session = self._factory()
+        session.info["homeport_writer_turn"] = acquired
+        try:
+            session.connection(execution_options={"homeport_write": True})
+        except BaseException:
+            self.end_write(session, commit=False)
+            raise
+        return session
+
+    def end_write(self, session: Session, commit: bool) -> None:
+        """Commit (or roll back) and close a ``begin_write`` session, freeing the turn."""
+        try:
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+        finally:
+            try:
+                session.close()
+            finally:
+                if session.info.pop("homeport_writer_turn", False):
+                    self._write_lock.release()
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:

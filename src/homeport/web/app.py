@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from homeport import __version__
 from homeport.settings import Settings
+from homeport.web.body_limit import BodyLimitMiddleware
 from homeport.web.console import install_console
 from homeport.web.errors import install_error_handlers
 from homeport.web.routes import (
@@ -50,4 +51,6 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         app.include_router(module.router)
     # The web console: its pages, static files and security headers, and "/" -> /console/.
     install_console(app)
+    # Outermost: bodies are bounded before any route, form parser or handler reads them.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from homeport.domain.activities import PENDING_ACTIVITY_KEY
 from homeport.domain.auth import Actor, authenticate
 from homeport.domain.errors import NotAuthenticated
+from homeport.web.prevalidate import validate_body_first
 from homeport.web.state import AppState
 
 
@@ -24,19 +25,47 @@ async def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_session(request: Request, state: State) -> Iterator[Session]:
-    """A session in one transaction; writes (non-GET) take the write lock up front.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    The transaction commits when the route function returns, before the response is
-    sent (``scope="function"``), so a client never sees an answer for an uncommitted
-    change. New pending activities then wake the in-process worker.
+
+async def get_session(request: Request, state: State) -> AsyncIterator[Session]:
+    """A session in one transaction; writes (non-GET) hold the writer turn throughout.
+
+    A writer first waits for its turn on the event loop (``WriteGate``), holding no
+    thread, and only then opens its transaction in a worker thread; so a burst of
+    writers queues instead of filling the thread pool. The transaction commits when the
+    route function returns, before the response is sent (``scope="function"``), so a
+    client never sees an answer for an uncommitted change. New pending activities then
+    wake the in-process worker.
     """
-    write = request.method not in ("GET", "HEAD", "OPTIONS")
-    with state.db.session(write=write) as session:
-        yield session
+    if request.method in SAFE_METHODS:
+        session = state.db.read_session()
+        try:
+            yield session
+            await _off_loop(state, session.commit)
+        finally:
+            await _off_loop(state, session.close)
+        return
+    await validate_body_first(request)
+    async with state.write_gate.turn():
+        session = await run_in_threadpool(state.db.begin_write)
+        try:
+            yield session
+        except BaseException:
+            await run_in_threadpool(state.db.end_write, session, False)
+            raise
         woke = session.info.get(PENDING_ACTIVITY_KEY, False)
+        await run_in_threadpool(state.db.end_write, session, True)
     if woke:
         state.wake_worker()
+
+
+async def _off_loop(state: AppState, fn: Callable[[], None]) -> None:
+    """Run quick SQLite calls inline (microseconds under WAL); others in a thread."""
+    if state.db.is_sqlite:
+        fn()
+    else:
+        await run_in_threadpool(fn)
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]

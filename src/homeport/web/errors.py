@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from http import HTTPStatus
@@ -9,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -45,15 +47,26 @@ def error_response(
     )
 
 
-def _validation_detail(exc: RequestValidationError) -> tuple[str, dict[str, list[str]]]:
-    detail: dict[str, list[str]] = {}
-    for err in exc.errors():
+# An error body names at most this many fields; a hostile body may fail a million times.
+MAX_ERROR_FIELDS = 10
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[str, dict[str, Any]]:
+    detail: dict[str, Any] = {}
+    errors = exc.errors()
+    for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        field = ".".join(loc) or "body"
-        msg = str(err.get("msg", "Invalid value."))
+        field = (".".join(loc) or "body")[:200]
+        if field not in detail and len(detail) >= MAX_ERROR_FIELDS:
+            continue
+        msg = str(err.get("msg", "Invalid value."))[:500]
         # Never echo the submitted value back: it may be a secret.
-        detail.setdefault(field, []).append(msg)
+        messages = detail.setdefault(field, [])
+        if len(messages) < 3:
+            messages.append(msg)
     first = next(iter(detail.items()), ("body", ["Invalid input."]))
+    if len(errors) > sum(len(m) for m in detail.values()):
+        detail["_truncated"] = f"{len(errors)} errors in all; the first few are listed."
     return f"{first[0]}: {first[1][0]}", detail
 
 
@@ -63,8 +76,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError) -> Response:
         headers = {}
-        if isinstance(exc, TooManyAttempts):
-            headers["Retry-After"] = str(exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(exc, TooManyAttempts) or retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         if exc.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return error_response(exc.status, exc.message, exc.detail, headers)
@@ -80,7 +94,52 @@ def install_error_handlers(app: FastAPI) -> None:
         message, detail = _validation_detail(exc)
         return error_response(400, message, detail)
 
+    # Storage errors are answered here rather than by the catch-all below, which
+    # Starlette re-raises after answering (so a full disk would log a traceback each time).
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(OSError)
+    async def _storage(req: Request, exc: Exception) -> Response:
+        if is_disk_full(exc):
+            log.error("out of disk space on %s %s", req.method, req.url.path)
+            return _disk_full_response(req)
+        log.exception("storage error on %s %s", req.method, req.url.path)
+        return error_response(500, "Internal server error.")
+
     @app.exception_handler(Exception)
     async def _crash(req: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", req.method, req.url.path)
         return error_response(500, "Internal server error.")
+
+
+DISK_FULL = "The server is out of disk space; nothing was changed. Try again later."
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the disk or the database is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        # SQLite's SQLITE_FULL (13), PostgreSQL's disk_full (53100).
+        if getattr(current, "sqlite_errorcode", None) == 13:
+            return True
+        if getattr(current, "pgcode", None) == "53100":
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
+
+
+def _disk_full_response(req: Request) -> Response:
+    if req.url.path.startswith("/oauth2/"):
+        # The token endpoint keeps OAuth's error shape (RFC 6749 section 5.2).
+        body = {"error": "temporarily_unavailable", "error_description": DISK_FULL}
+        return Response(
+            json.dumps(body),
+            status_code=503,
+            media_type=None,
+            headers={"Content-Type": "application/json", "Retry-After": "60"},
+        )
+    return error_response(507, DISK_FULL, headers={"Retry-After": "60"})

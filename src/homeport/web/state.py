@@ -13,6 +13,8 @@ from homeport.domain.secrets import ServerSecrets
 from homeport.settings import Settings
 from homeport.store.blobstore import BlobStore, open_blob_store
 from homeport.store.db import Database
+from homeport.web.log_streams import LogWatch, StreamSlots
+from homeport.web.write_gate import WriteGate
 
 
 @dataclass
@@ -25,6 +27,9 @@ class AppState:
     limiter: FailureLimiter
     secret_box: SecretBox
     blobs: BlobStore
+    write_gate: WriteGate
+    log_slots: StreamSlots
+    log_watch: LogWatch
     wake_event: threading.Event = field(default_factory=threading.Event)
 
     def wake_worker(self) -> None:
@@ -35,9 +40,10 @@ class AppState:
     def build(cls, settings: Settings, db: Database | None = None) -> AppState:
         """Open the database and load (or create) the server secrets."""
         secrets = ServerSecrets(settings.secrets_dir)
+        db = db or Database(settings.database_url)
         return cls(
             settings=settings,
-            db=db or Database(settings.database_url),
+            db=db,
             auth_keys=AuthKeys(
                 token_hash=secrets.derive("api-token-hash"),
                 jwt_signing=secrets.derive("access-token-jwt"),
@@ -45,4 +51,7 @@ class AppState:
             limiter=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
             secret_box=SecretBox(load_keys(settings.secret_keys, settings.secrets_dir)),
             blobs=open_blob_store(settings.backup_url, os.environ),
+            write_gate=WriteGate(settings.write_queue_timeout, 1 if db.is_sqlite else 8),
+            log_slots=StreamSlots(settings.max_log_streams),
+            log_watch=LogWatch(db),
         )

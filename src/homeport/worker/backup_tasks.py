@@ -21,7 +21,7 @@ from homeport.domain.projects import get_project
 from homeport.store.blobstore import BlobStore
 from homeport.store.models import Backup
 from homeport.store.types import utcnow
-from homeport.worker.context import ActivityContext
+from homeport.worker.context import ActivityContext, TaskFailed
 
 MiB = 1024 * 1024
 
@@ -86,7 +86,7 @@ def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityConte
             project = get_project(session, ctx.activity.project_id)
             env = envs.get_environment(session, project, ctx.activity.environments[0])
             if env.status != "active":
-                raise RuntimeError("The environment is no longer active.")
+                raise TaskFailed("The environment is no longer active.")
             data_dir = envs.data_dir(ctx.settings.environments_dir, env)
             metadata = {
                 "project": project.id,
@@ -174,7 +174,9 @@ def make_restore_handler(blobs: BlobStore) -> Callable[[ActivityContext], None]:
                 session.query(Backup).filter(Backup.id == str(params["backup_name"])).one_or_none()
             )
             if row is None or not row.restorable:
-                raise RuntimeError("The backup is gone or not restorable.")
+                raise TaskFailed("The backup is gone or not restorable.")
+            if target.status not in ("active", "dirty"):
+                raise TaskFailed(f"{target.name} is no longer active; nothing was restored.")
             key, digest, commit = row.blob_key, row.manifest_sha256, row.commit_id
             data_dir = envs.data_dir(ctx.settings.environments_dir, target)
         ctx.log(f"Restoring backup {params['backup_name']} into {target.name}.")

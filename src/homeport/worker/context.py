@@ -21,6 +21,14 @@ class Cancelled(Exception):
     """Raised inside a handler when someone cancelled its activity."""
 
 
+class TaskFailed(Exception):
+    """A handler's failure whose message is written for the activity log.
+
+    Any other exception is logged on the server only: its text (paths, errno, SQL)
+    never reaches a log that project viewers read.
+    """
+
+
 @dataclass(frozen=True)
 class ActivitySnapshot:
     """The fields of the claimed activity a handler reads."""

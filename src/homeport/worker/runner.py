@@ -15,11 +15,13 @@ from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import aliased
 
 from homeport.domain.activities import append_log
+from homeport.domain.backup_archive import ArchiveError
+from homeport.domain.errors import DomainError
 from homeport.settings import Settings
 from homeport.store.db import Database
 from homeport.store.models import Activity
 from homeport.store.types import utcnow
-from homeport.worker.context import ActivityContext, ActivitySnapshot, Cancelled
+from homeport.worker.context import ActivityContext, ActivitySnapshot, Cancelled, TaskFailed
 
 log = logging.getLogger("homeport.worker")
 
@@ -27,6 +29,8 @@ Handler = Callable[[ActivityContext], None]
 
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=60)
+# What viewers read when a handler fails unexpectedly; the details stay in the server log.
+_INTERNAL_FAILURE = "Failed: an internal error stopped this activity (reference {id}).\n"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -220,9 +224,12 @@ class Worker:
             handler(ctx)
         except Cancelled:
             self._finish(snap, "cancelled", None, "Cancelled.\n")
-        except Exception as exc:  # a handler's failure fails its activity, not the worker
-            log.exception("activity %s (%s) failed", snap.id, snap.type)
+        except (TaskFailed, ArchiveError, DomainError) as exc:  # messages written for users
+            log.warning("activity %s (%s) failed: %s", snap.id, snap.type, exc)
             self._finish(snap, "complete", "failure", f"Failed: {exc}\n")
+        except Exception:  # a handler's failure fails its activity, not the worker
+            log.exception("activity %s (%s) failed", snap.id, snap.type)
+            self._finish(snap, "complete", "failure", _INTERNAL_FAILURE.format(id=snap.id))
         else:
             took = time.monotonic() - started
             self._finish(snap, "complete", "success", f"Completed in {took:.2f} s.\n")

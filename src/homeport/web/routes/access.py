@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 from starlette.responses import Response
 
-from homeport.domain import access, accounts, projects
+from homeport.domain import access, projects
 from homeport.domain.errors import Invalid, NotFound
 from homeport.domain.policy import ENV_TYPES, may_view_account
 from homeport.store.models import Account, Invitation, ProjectAccess
@@ -261,7 +261,7 @@ def add_access(body: LegacyAccessCreate, ctx: ProjectCtx, session: DbSession) ->
     if body.user:
         account = session.get(Account, body.user)
     elif body.email:
-        account = accounts.find_by_email(session, body.email)
+        account = access.find_claimant(session, ctx.grants.account, body.email)
     if account is None:
         raise Invalid.field("user", "No such user; invite them by email instead.")
     current = access.current_roles(session, ctx.project, account.id)
@@ -377,7 +377,7 @@ def add_type_access(
     _check_type(env_type)
     account = session.get(Account, body.user) if body.user else None
     if account is None and body.email:
-        account = accounts.find_by_email(session, body.email)
+        account = access.find_claimant(session, ctx.grants.account, body.email)
     if account is None:
         raise Invalid.field("user", "No such user; invite them by email instead.")
     recorded = access.set_type_role(

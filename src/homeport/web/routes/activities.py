@@ -12,18 +12,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from homeport.domain import activities as acts
-from homeport.domain.errors import Forbidden, Invalid, NotFound
+from homeport.domain.errors import Forbidden, NotFound
 from homeport.store.models import Activity
 from homeport.web.deps import DbSession, State
 from homeport.web.hal import activity_view
+from homeport.web.log_streams import SlotStreamingResponse, wait_for_news
 from homeport.web.project_deps import ProjectContext, ProjectCtx
 
 router = APIRouter(tags=["Activity"])
 PROJECT = "/projects/{project_id}/activities"
 ENV = "/projects/{project_id}/environments/{environment_id}/activities"
-POLL_SECONDS = 0.05
 
 Strings = Annotated[list[str] | None, Query()]
+MAX_CURSOR = 2**53  # log cursors and counts: far beyond any log, safe in every database
+MAX_DELAY_MS = 3_600_000
 
 
 def _filter(
@@ -130,15 +132,18 @@ async def activity_log(
     ctx: ProjectCtx,
     state: State,
     session: DbSession,
-    start_at: int = 0,
-    max_items: int = 0,
-    max_delay: int | None = None,
+    start_at: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+    max_items: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+    max_delay: Annotated[int | None, Query(ge=-1, le=MAX_DELAY_MS)] = None,
 ) -> StreamingResponse:
-    """Newline-delimited JSON log lines, live while the activity runs, then a seal."""
+    """Newline-delimited JSON log lines, live while the activity runs, then a seal.
+
+    ``max_delay`` (milliseconds) ends the response, unsealed, once that long passes
+    without a new line, so a client can poll in rounds; -1 or none waits to the end.
+    """
     activity = ctx.visible_activity(session, activity_id)
-    if start_at < 0 or max_items < 0:
-        raise Invalid.field("start_at", "Must not be negative.")
     pk = activity.pk
+    patience = max_delay / 1000 if max_delay and max_delay > 0 else None
 
     def poll(after: int) -> tuple[list[tuple[int, str, str]], bool]:
         with state.db.session() as s:
@@ -152,18 +157,31 @@ async def activity_log(
 
     async def stream() -> AsyncIterator[bytes]:
         cursor, sent = start_at, 0
-        while True:
-            lines, finished = await run_in_threadpool(poll, cursor)
-            for seq, stamp, message in lines:
-                item = {"_id": str(seq), "data": {"timestamp": stamp, "message": message}}
-                yield (json.dumps(item) + "\n").encode()
-                cursor, sent = seq, sent + 1
-                if max_items and sent >= max_items:
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        async with state.log_watch.watch(pk) as news:
+            while True:
+                news.clear()  # before reading, so a change during the read is not lost
+                lines, finished = await run_in_threadpool(poll, cursor)
+                for seq, stamp, message in lines:
+                    item = {"_id": str(seq), "data": {"timestamp": stamp, "message": message}}
+                    yield (json.dumps(item) + "\n").encode()
+                    cursor, sent = seq, sent + 1
+                    if max_items and sent >= max_items:
+                        return
+                if finished and not lines:
+                    yield (json.dumps({"_id": str(cursor + 1), "seal": True}) + "\n").encode()
                     return
-            if finished and not lines:
-                yield (json.dumps({"_id": str(cursor + 1), "seal": True}) + "\n").encode()
-                return
-            if not lines:
-                await asyncio.sleep(POLL_SECONDS)
+                if lines:
+                    quiet_since = loop.time()
+                    continue
+                if patience is None:
+                    await wait_for_news(news)
+                    continue
+                left = patience - (loop.time() - quiet_since)
+                if left <= 0:
+                    return  # max_delay passed with nothing new: the client asks again
+                await wait_for_news(news, left)
 
-    return StreamingResponse(stream(), media_type="application/x-json-stream")
+    release = state.log_slots.acquire(ctx.grants.account.id)
+    return SlotStreamingResponse(stream(), release, media_type="application/x-json-stream")

@@ -37,7 +37,7 @@ def backup_view(ctx: ProjectContext, env: Environment, row: Backup) -> dict[str,
     """A backup as Platform.sh shows it."""
     path = f"{env_path(ctx.project.id, env.name)}/backups/{row.id}"
     links: dict[str, Any] = {"self": link(path)}
-    if row.restorable and ctx.grants.can_env("restore", env.type):
+    if row.restorable and ctx.grants.can_restore(env.type, env.type):
         links["#restore"] = link(f"{path}/restore", "POST")
     if ctx.grants.can_env("backup", env.type):
         links["#delete"] = link(path, "DELETE")

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from homeport.domain import auth
 from homeport.domain.errors import TooManyAttempts
 from homeport.web.deps import State, client_address
+from homeport.web.write_gate import WriteQueueTimeout
 
 router = APIRouter(prefix="/oauth2", tags=["OAuth2"])
 
@@ -78,28 +79,30 @@ async def token(request: Request, state: State) -> Response:
     address = client_address(request)
     ttl = state.settings.access_token_ttl
 
-    def run() -> auth.IssuedToken:
-        if grant == "api_token":
-            with state.db.session(write=True) as session:
-                return auth.exchange_api_token(
-                    session,
-                    state.auth_keys,
-                    state.limiter,
-                    params.get("api_token", ""),
-                    client,
-                    address,
-                    ttl,
-                )
-        # argon2 takes a while: check it in a read transaction, then write briefly.
+    def exchange() -> auth.IssuedToken:
+        with state.db.session(write=True) as session:
+            return auth.exchange_api_token(
+                session,
+                state.auth_keys,
+                state.limiter,
+                params.get("api_token", ""),
+                client,
+                address,
+                ttl,
+            )
+
+    def check_password() -> str:
+        # argon2 takes a while: it runs in a read transaction, outside the writer queue.
         with state.db.session() as session:
-            account = auth.check_password(
+            return auth.check_password(
                 session,
                 state.limiter,
                 params.get("username", ""),
                 params.get("password", ""),
                 address,
-            )
-            account_id = account.id
+            ).id
+
+    def issue(account_id: str) -> auth.IssuedToken:
         with state.db.session(write=True) as session:
             return auth.issue_for_login(session, state.auth_keys, account_id, client, ttl)
 
@@ -108,12 +111,23 @@ async def token(request: Request, state: State) -> Response:
     if grant == "api_token" and not params.get("api_token"):
         return _oauth_error(400, "invalid_request", "The api_token parameter is required.")
     try:
-        issued = await run_in_threadpool(run)
+        # Writes wait for their turn on the event loop, like the API's (see write_gate).
+        if grant == "api_token":
+            async with state.write_gate.turn():
+                issued = await run_in_threadpool(exchange)
+        else:
+            account_id = await run_in_threadpool(check_password)
+            async with state.write_gate.turn():
+                issued = await run_in_threadpool(issue, account_id)
     except auth.InvalidGrant as exc:
         return _oauth_error(400, "invalid_grant", exc.description)
     except TooManyAttempts as exc:
         return _oauth_error(
             429, "too_many_requests", exc.message, **{"Retry-After": str(exc.retry_after)}
+        )
+    except WriteQueueTimeout:
+        return _oauth_error(
+            503, "temporarily_unavailable", "The server is busy; try again.", **{"Retry-After": "1"}
         )
     body = {
         "access_token": issued.access_token,

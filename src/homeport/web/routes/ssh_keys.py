@@ -28,7 +28,7 @@ def add_ssh_key(body: SshKeyCreate, actor: CurrentActor, session: DbSession) -> 
     owner = actor.account
     if body.uuid and body.uuid != owner.id:
         owner = resolve_user(session, actor.account, body.uuid)
-        if not policy.may_manage_credentials(actor.account, owner):
+        if not policy.may_manage_credentials(session, actor.account, owner):
             raise NotFound("User not found.")
     return ssh_key_view(ssh_keys.add_key(session, owner, body.value, body.title))
 
@@ -36,7 +36,7 @@ def add_ssh_key(body: SshKeyCreate, actor: CurrentActor, session: DbSession) -> 
 def _own_key(session: DbSession, actor: CurrentActor, key_id: int) -> SshKey:
     row = ssh_keys.get_key(session, key_id)
     owner = session.get(Account, row.account_id)
-    if owner is None or not policy.may_manage_credentials(actor.account, owner):
+    if owner is None or not policy.may_manage_credentials(session, actor.account, owner):
         raise NotFound("SSH key not found.")
     return row
 

@@ -74,7 +74,7 @@ def legacy_me(
 
 def _token_owner(session: DbSession, actor: Account, user_id: str) -> Account:
     owner = resolve_user(session, actor, user_id)
-    if not policy.may_manage_credentials(actor, owner):
+    if not policy.may_manage_credentials(session, actor, owner):
         raise Forbidden("You may not manage this user's API tokens.")
     return owner
 

@@ -100,7 +100,7 @@ def _members(session: Session, ctx: ProjectContext, person: Person) -> list[Memb
                 # The owner's roles are protected (the domain refuses to change them).
                 can_edit=manage and not owner,
                 can_manage_tokens=account.kind == "machine"
-                and policy.may_manage_credentials(person.account, account),
+                and policy.may_manage_credentials(session, person.account, account),
             )
         )
     return out
@@ -163,7 +163,7 @@ def invite(
     posted: PostedRoles,
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
-    """Invite by email; an existing account gets the roles at once."""
+    """Invite by email; an existing account that may claim it gets the roles at once."""
     ctx.require("manage_access")
     try:
         with session.begin_nested():

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from homeport.domain import accounts, policy
+from homeport.domain import access, accounts, policy
 from homeport.domain.errors import Conflict, DomainError, Forbidden
 from homeport.store.models import Account
 from homeport.web.console.deps import ConsoleRoute, Me, Person, render, see_other
@@ -65,7 +65,7 @@ def create_account(
     _require_admin(person)
     try:
         with session.begin_nested():
-            accounts.create_account(
+            created = accounts.create_account(
                 session,
                 accounts.NewAccount(
                     email=email,
@@ -77,6 +77,7 @@ def create_account(
                     created_by_id=person.account.id,
                 ),
             )
+            access.apply_pending_invitations(session, created)
     except DomainError as exc:
         values = {"email": email, "kind": kind, "first_name": first_name, "last_name": last_name}
         return _page(request, person, session, exc.status, exc, values)

@@ -3,13 +3,12 @@ and activities with their live log."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
@@ -22,11 +21,11 @@ from homeport.web.console.deps import ConsoleRoute, Me, ProjectPage, render, see
 from homeport.web.console.present import activity_item, environment_tree
 from homeport.web.console.views import when
 from homeport.web.deps import DbSession, State
+from homeport.web.log_streams import SlotStreamingResponse, wait_for_news
 
 router = APIRouter(route_class=ConsoleRoute)
 PROJECT = "/projects/{project_id}"
 FEED_COUNT = 30
-LOG_POLL_SECONDS = 0.2
 # A log stream ends after this long even if the activity still runs; the page's script
 # reconnects from the last line it saw. No connection stays open forever.
 LOG_STREAM_SECONDS = 300
@@ -166,7 +165,7 @@ def activity_log(
     ctx: ProjectPage,
     session: DbSession,
     state: State,
-    after: int = 0,
+    after: Annotated[int, Query(ge=0, le=2**53)] = 0,
 ) -> StreamingResponse:
     """The log as newline-delimited JSON, live while the activity runs.
 
@@ -198,24 +197,29 @@ def activity_log(
     async def stream() -> AsyncIterator[bytes]:
         cursor, last_status = after, None
         deadline = time.monotonic() + LOG_STREAM_SECONDS
-        while True:
-            lines, status = await run_in_threadpool(poll, cursor)
-            for line in lines:
-                yield (json.dumps(line) + "\n").encode()
-                cursor = int(str(line["seq"]))
-            if status != last_status:
-                yield (json.dumps(status) + "\n").encode()
-                last_status = status
-            if status["state"] in ("complete", "cancelled") and not lines:
-                yield (json.dumps({"seal": True, **status}) + "\n").encode()
-                return
-            if time.monotonic() > deadline:
-                return
-            if not lines:
-                await asyncio.sleep(LOG_POLL_SECONDS)
+        async with state.log_watch.watch(pk) as news:
+            while True:
+                news.clear()  # before reading, so a change during the read is not lost
+                lines, status = await run_in_threadpool(poll, cursor)
+                for line in lines:
+                    yield (json.dumps(line) + "\n").encode()
+                    cursor = int(str(line["seq"]))
+                if status != last_status:
+                    yield (json.dumps(status) + "\n").encode()
+                    last_status = status
+                if status["state"] in ("complete", "cancelled") and not lines:
+                    yield (json.dumps({"seal": True, **status}) + "\n").encode()
+                    return
+                if time.monotonic() > deadline:
+                    return
+                if not lines:
+                    await wait_for_news(news)
 
-    return StreamingResponse(
+    # The console's streams share the account's cap with the API's.
+    release = state.log_slots.acquire(ctx.grants.account.id)
+    return SlotStreamingResponse(
         stream(),
+        release,
         media_type="application/x-ndjson",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

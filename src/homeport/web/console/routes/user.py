@@ -31,7 +31,7 @@ _PROJECT_ID = re.compile(r"[a-z0-9]{1,32}")
 def _owner(session: Session, person: Person, user_id: str) -> Account:
     """The account whose credentials are managed here: 404 if unseen, 403 if not theirs."""
     owner = resolve_user(session, person.account, user_id)
-    if not policy.may_manage_credentials(person.account, owner):
+    if not policy.may_manage_credentials(session, person.account, owner):
         raise Forbidden("You may not manage this user's API tokens and SSH keys.")
     return owner
 
@@ -57,7 +57,7 @@ def profile(user_id: str, request: Request, person: Me, session: DbSession) -> R
         owner=account,
         slug=_slug(person, account),
         tab="profile",
-        may_manage=policy.may_manage_credentials(person.account, account),
+        may_manage=policy.may_manage_credentials(session, person.account, account),
     )
 
 
