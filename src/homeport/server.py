@@ -7,12 +7,15 @@ import signal
 import sys
 
 import uvicorn
+from sqlalchemy import select
 
 from homeport.domain.bootstrap import ensure_admin
+from homeport.git import repos
 from homeport.settings import Settings
 from homeport.store.datadir import private_umask, secure_data_dir
 from homeport.store.db import Database
 from homeport.store.migrate import upgrade
+from homeport.store.models import Project
 from homeport.web.app import create_app
 from homeport.web.http_protocol import header_limited_protocol
 from homeport.web.state import AppState
@@ -30,6 +33,10 @@ def prepare(settings: Settings) -> AppState:
     state = AppState.build(settings, Database(settings.database_url))
     with state.db.session(write=True) as session:
         password = ensure_admin(session, settings.admin_email, settings.data_dir)
+        # Every project has its repository (projects made before git hosting too).
+        for project in session.scalars(select(Project)):
+            if not repos.repo_path(settings.git_dir, project.id).exists():
+                repos.create_repo(settings.git_dir, project.id, project.default_branch)
     if password is not None:
         # Printed once; the file under the data dir keeps it for the operator.
         print(

@@ -121,6 +121,24 @@ def exchange_api_token(
     return _issue(session, keys, row.account, ttl, client_id, row.id, row.expires_at)
 
 
+def account_for_api_token(
+    session: Session, keys: AuthKeys, limiter: FailureLimiter, plain: str, client_address: str
+) -> Account:
+    """The account of a usable API token, for callers that present it directly (git over
+    HTTPS); limited like an exchange, and writes nothing. Raises NotAuthenticated."""
+    held = limiter.reserve([f"address:{client_address}"])
+    row = api_tokens.find_by_plain(session, keys.token_hash, plain.strip())
+    now = utcnow()
+    if (
+        row is None
+        or row.account.deactivated
+        or (row.expires_at is not None and row.expires_at <= now)
+    ):
+        raise NotAuthenticated("Invalid API token.")
+    limiter.release(held)
+    return row.account
+
+
 def issue_for_login(
     session: Session, keys: AuthKeys, account_id: str, client_id: str, ttl: int
 ) -> IssuedToken:

@@ -177,10 +177,16 @@ def _require(grants: ProjectGrants, action: str, env: Environment) -> None:
 
 
 def activate(session: Session, grants: ProjectGrants, env: Environment) -> Activity:
-    """Activate an inactive environment (the worker brings it up)."""
+    """Activate an inactive environment (the worker brings it up).
+
+    Its data starts as a copy of the parent's only when the activating account may
+    copy data out of the parent (the branch right on the parent's type, as branching
+    needs); otherwise it starts empty and the log says why.
+    """
     _require(grants, "activate", env)
     if env.status != "inactive":
         raise Conflict("Only an inactive environment can be activated.")
+    clone, note = _clone_decision(session, grants, env)
     env.status = "dirty"
     actor = grants.account
     return _env_activity(
@@ -193,7 +199,29 @@ def activate(session: Session, grants: ProjectGrants, env: Environment) -> Activ
         .add(" activated ")
         .add(env_markup(env.name, env.title)),
         pending=True,
+        parameters={"parent": env.parent, "clone_parent": clone, "clone_note": note},
     )
+
+
+def _clone_decision(session: Session, grants: ProjectGrants, env: Environment) -> tuple[bool, str]:
+    """Whether activating ``env`` copies its parent's data, and if not, why."""
+    if not env.parent:
+        return False, ""
+    if not env.clone_parent_on_create:
+        return False, "clone_parent_on_create is off, so the environment starts empty."
+    parent = session.scalar(
+        select(Environment).where(
+            Environment.project_id == env.project_id, Environment.name == env.parent
+        )
+    )
+    if parent is None:
+        return False, f"Its parent {env.parent} no longer exists, so it starts empty."
+    if not grants.can_env("branch", parent.type):
+        return False, (
+            f"Not copying data from {parent.name}: copying data out of {parent.type} "
+            "environments needs contributor there, so the environment starts empty."
+        )
+    return True, ""
 
 
 def deactivate(session: Session, grants: ProjectGrants, env: Environment) -> Activity:

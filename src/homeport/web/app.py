@@ -9,6 +9,7 @@ from homeport.settings import Settings
 from homeport.web.body_limit import BodyLimitMiddleware
 from homeport.web.console import install_console
 from homeport.web.errors import install_error_handlers
+from homeport.web.git_http import GitHttp
 from homeport.web.routes import (
     access,
     activities,
@@ -51,6 +52,10 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         app.include_router(module.router)
     # The web console: its pages, static files and security headers, and "/" -> /console/.
     install_console(app)
+    # Git's smart HTTP, served by git itself; its bodies are packs, bounded by git.
+    app.mount("/git", GitHttp(app.state.homeport))
     # Outermost: bodies are bounded before any route, form parser or handler reads them.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=settings.max_body_bytes, exempt_prefixes=("/git/",)
+    )
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from homeport.domain.activities import CANCELLABLE_TYPES, is_cancellable
 from homeport.domain.policy import ProjectGrants
@@ -69,9 +69,27 @@ _SUBSCRIPTION: dict[str, Any] = {
 }
 
 
-def project_view(project: Project, grants: ProjectGrants, base_url: str) -> dict[str, Any]:
-    """A project as Platform.sh shows it, with links the caller may follow."""
+def git_urls(project_id: str, base_url: str, ssh_port: int | None) -> tuple[str | None, str]:
+    """The SSH remote (when SSH is on) and the HTTPS remote of a project's repository."""
+    https = f"{base_url}/git/{project_id}.git"
+    if ssh_port is None:
+        return None, https
+    host = urlsplit(base_url).hostname or "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"ssh://{project_id}@{host}:{ssh_port}/{project_id}.git", https
+
+
+def project_view(
+    project: Project, grants: ProjectGrants, base_url: str, ssh_port: int | None = None
+) -> dict[str, Any]:
+    """A project as Platform.sh shows it, with links the caller may follow.
+
+    ``repository.url`` is the SSH remote when SSH is on (Platform.sh's shape); the
+    HTTPS remote is always the ``git`` link.
+    """
     self_path = project_path(project.id)
+    ssh_url, https_url = git_urls(project.id, base_url, ssh_port)
     links: dict[str, Any] = {
         "self": link(self_path),
         "environments": link(f"{self_path}/environments"),
@@ -81,6 +99,7 @@ def project_view(project: Project, grants: ProjectGrants, base_url: str) -> dict
         "invitations": link(f"{self_path}/invitations"),
         "user-access": link(f"{self_path}/user-access"),
         "variables": link(f"{self_path}/variables"),
+        "git": {"href": https_url},
     }
     if grants.can_project("edit"):
         links["#edit"] = link(self_path, "PATCH")
@@ -104,7 +123,7 @@ def project_view(project: Project, grants: ProjectGrants, base_url: str) -> dict
         "timezone": project.timezone,
         "status": {"code": "provisioned", "message": "ok"},
         "attributes": dict(project.attributes or {}),
-        "repository": {"url": f"{base_url}/git/{project.id}.git", "client_ssh_key": None},
+        "repository": {"url": ssh_url or https_url, "client_ssh_key": None},
         "default_domain": None,
         "subscription": _SUBSCRIPTION,
         "vendor": "homeport",

@@ -27,6 +27,7 @@ class ProjectContext:
     project: Project
     grants: ProjectGrants
     base_url: str
+    ssh_port: int | None = None
 
     def require(self, action: ProjectAction) -> None:
         """403 unless the caller may do ``action`` on the project."""
@@ -103,7 +104,8 @@ def project_context(
     grants = load_grants(session, actor.account, project)
     if not grants.can_project("view"):
         raise NotFound("Project not found.")
-    return ProjectContext(project, grants, base_url(request, state))
+    ssh = state.settings.ssh_bind
+    return ProjectContext(project, grants, base_url(request, state), ssh[1] if ssh else None)
 
 
 ProjectCtx = Annotated[ProjectContext, Depends(project_context)]

@@ -66,12 +66,48 @@ def branch(ctx: ActivityContext) -> None:
 
 
 def activate(ctx: ActivityContext) -> None:
-    """Bring an inactive environment up: its data area exists, its status is active."""
+    """Bring an inactive environment up: its data (a copy of the parent's when the
+    activation says so), then status active."""
+    params = ctx.activity.parameters
     with ctx.session() as session:
         env = _environment(ctx, session)
-        _data_dir(ctx, env).mkdir(parents=True, exist_ok=True)
+        area = _data_dir(ctx, env)
+        source: Path | None = None
+        if params.get("clone_parent") and env.parent:
+            parent = envs.get_environment(session, get_project(session, env.project_id), env.parent)
+            source = _data_dir(ctx, parent)
+    fresh = not area.exists() or not any(area.iterdir())
+    if source is not None and fresh and source.is_dir():
+        ctx.log(f"Copying the data of {env.parent}")
+        if area.exists():
+            area.rmdir()
+        area.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(source, area, symlinks=True)
+    elif params.get("clone_note"):
+        ctx.log(str(params["clone_note"]))
+    area.mkdir(parents=True, exist_ok=True)
+    with ctx.session() as session:
+        env = _environment(ctx, session)
         env.status = "active"
     ctx.log(f"Environment {env.name} is active")
+
+
+def push(ctx: ActivityContext) -> None:
+    """A push to an active environment: hand over to the deploy step.
+
+    Until the application runtime exists there is nothing to build or deploy, and
+    the log says so.
+    """
+    with ctx.session() as session:
+        env = _environment(ctx, session)
+        name = env.name
+    ctx.log(f"Redeploying environment {name}")
+    ctx.log("  Nothing to deploy: no application runtime is configured on this server yet.")
+    with ctx.session() as session:
+        env = _environment(ctx, session)
+        env.needs_redeploy = False
+        env.last_deployment_at = utcnow()
+        env.last_deployment_successful = True
 
 
 def deactivate(ctx: ActivityContext) -> None:
@@ -119,6 +155,7 @@ def default_handlers(settings: Settings) -> Mapping[str, Handler]:
     handlers: dict[str, Handler] = {
         "environment.branch": branch,
         "environment.activate": activate,
+        "environment.push": push,
         "environment.deactivate": deactivate,
         "environment.redeploy": redeploy,
         "environment.backup": make_backup_handler(blobs, settings.backup_quota),

@@ -286,6 +286,12 @@ def test_create_project_from_the_console(cw: ConsoleWorld) -> None:
     assert r.status_code == 303
     page = admin.get(r.headers["location"]).text
     assert "Blog" in page and ">trunk<" in page and "The project was created." in page
+    # The repository exists at once, and the page offers its clone URL with a Copy button.
+    pid = r.headers["location"].split("/")[3].split("?")[0]
+    assert (cw.api.state.settings.git_dir / f"{pid}.git" / "HEAD").read_text().strip() == (
+        "ref: refs/heads/trunk"
+    )
+    assert f"/git/{pid}.git" in page and 'data-copy="clone-https"' in page
     bad = admin.post("/console/projects", {"title": "", "default_branch": "x"})
     assert bad.status_code == 400 and "This field is required." in bad.text
     assert "Create a project" not in cw.browser("owner").get("/console/projects").text

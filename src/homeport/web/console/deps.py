@@ -98,7 +98,8 @@ def console_project(
     grants = load_grants(session, person.account, project)
     if not grants.can_project("view"):
         raise NotFound("Project not found.")
-    return ProjectContext(project, grants, base_url(request, state))
+    ssh = state.settings.ssh_bind
+    return ProjectContext(project, grants, base_url(request, state), ssh[1] if ssh else None)
 
 
 ProjectPage = Annotated[ProjectContext, Depends(console_project)]

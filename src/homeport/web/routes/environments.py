@@ -9,6 +9,7 @@ from pydantic import Field
 
 from homeport.domain import backups
 from homeport.domain import environments as envs
+from homeport.git import sync
 from homeport.web.deps import DbSession, State
 from homeport.web.hal import environment_view
 from homeport.web.project_deps import ProjectCtx
@@ -85,18 +86,20 @@ def delete_environment(
     activity = envs.delete(session, ctx.grants, env, state.settings.environments_dir)
     # The rows went with the environment; the archives go once the deletion stood.
     backups.forget_archives(archives, state.blobs)
+    sync.branch_deleted(state.settings.git_dir, ctx.project.id, env.name)
     return ctx.accepted(session, 200, None, [activity])
 
 
 @router.post(ENV + "/branch", status_code=201)
 def branch_environment(
-    environment_id: str, body: BranchInput, ctx: ProjectCtx, session: DbSession
+    environment_id: str, body: BranchInput, ctx: ProjectCtx, session: DbSession, state: State
 ) -> dict[str, Any]:
-    """Create a child environment."""
+    """Create a child environment, and its git branch at the parent's head."""
     parent = ctx.environment(session, environment_id, "branch")
     child, activity = envs.branch(
         session, ctx.grants, parent, body.name, body.title, body.type, body.clone_parent
     )
+    sync.branch_created(state.settings.git_dir, ctx.project.id, child.name, parent.name)
     return ctx.accepted(session, 201, environment_view(child, ctx.grants), [activity])
 
 

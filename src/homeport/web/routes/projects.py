@@ -10,10 +10,12 @@ from pydantic import Field
 from homeport.domain import backups, policy, projects
 from homeport.domain.errors import Forbidden
 from homeport.domain.policy import load_grants
+from homeport.git import repos
 from homeport.web.deps import CurrentActor, DbSession, State
 from homeport.web.hal import accepted, project_view
 from homeport.web.project_deps import ProjectCtx, base_url
 from homeport.web.schemas import Strict
+from homeport.web.state import AppState
 
 router = APIRouter(tags=["Project"])
 
@@ -55,8 +57,10 @@ def create_project(
             description=body.description,
         ),
     )
+    # The repository exists before anyone hears of the project.
+    repos.create_repo(state.settings.git_dir, project.id, project.default_branch)
     grants = load_grants(session, actor.account, project)
-    view = project_view(project, grants, base_url(request, state))
+    view = project_view(project, grants, base_url(request, state), _ssh_port(state))
     return accepted(201, view, [activity])
 
 
@@ -67,7 +71,7 @@ def list_projects(
     """The caller's projects (an extension; Platform.sh lists them through ``/me``)."""
     url = base_url(request, state)
     return [
-        project_view(p, load_grants(session, actor.account, p), url)
+        project_view(p, load_grants(session, actor.account, p), url, _ssh_port(state))
         for p in projects.projects_of(session, actor.account)
     ]
 
@@ -75,7 +79,7 @@ def list_projects(
 @router.get("/projects/{project_id}")
 def get_project(ctx: ProjectCtx) -> dict[str, Any]:
     """One project."""
-    return project_view(ctx.project, ctx.grants, ctx.base_url)
+    return project_view(ctx.project, ctx.grants, ctx.base_url, ctx.ssh_port)
 
 
 @router.patch("/projects/{project_id}")
@@ -91,7 +95,8 @@ def patch_project(body: ProjectPatch, ctx: ProjectCtx, session: DbSession) -> di
         timezone=body.timezone,
         default_branch=body.default_branch,
     )
-    return ctx.accepted(session, 200, project_view(ctx.project, ctx.grants, ctx.base_url), recorded)
+    view = project_view(ctx.project, ctx.grants, ctx.base_url, ctx.ssh_port)
+    return ctx.accepted(session, 200, view, recorded)
 
 
 @router.delete("/projects/{project_id}")
@@ -100,4 +105,10 @@ def delete_project(ctx: ProjectCtx, session: DbSession, state: State) -> dict[st
     ctx.require("delete")
     projects.delete_project(session, ctx.project, state.settings.environments_dir)
     backups.delete_project_backups(ctx.project.id, state.blobs)
+    repos.delete_repo(state.settings.git_dir, ctx.project.id)
     return ctx.accepted(session, 200, None, [])
+
+
+def _ssh_port(state: AppState) -> int | None:
+    ssh = state.settings.ssh_bind
+    return ssh[1] if ssh else None

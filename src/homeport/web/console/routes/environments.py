@@ -15,6 +15,7 @@ from homeport.domain import activities as acts
 from homeport.domain import backups
 from homeport.domain import environments as envs
 from homeport.domain.errors import DomainError, NotFound
+from homeport.git import sync
 from homeport.store.models import Activity, Environment
 from homeport.web.console.deps import ConsoleRoute, Me, Person, ProjectPage, render, see_other
 from homeport.web.console.present import activity_item
@@ -110,18 +111,20 @@ def branch(
     person: Me,
     ctx: ProjectPage,
     session: DbSession,
+    state: State,
     name: Annotated[str, Form(max_length=256)] = "",
     title: Annotated[str, Form(max_length=1024)] = "",
     type: Annotated[str, Form(max_length=32)] = "development",
     clone_parent: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Create a child environment (contributor on both types)."""
+    """Create a child environment (contributor on both types), and its git branch."""
     parent = ctx.environment(session, env_name, "branch")
     try:
         with session.begin_nested():
-            _child, activity = envs.branch(
+            child, activity = envs.branch(
                 session, ctx.grants, parent, name, title or None, type, clone_parent
             )
+        sync.branch_created(state.settings.git_dir, ctx.project.id, child.name, parent.name)
     except DomainError as exc:
         if exc.status in (403, 404):
             raise

@@ -3,9 +3,13 @@ and activities with their live log."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -16,11 +20,14 @@ from homeport.domain import activities as acts
 from homeport.domain import environments as envs
 from homeport.domain import policy, projects
 from homeport.domain.errors import DomainError, Forbidden, Invalid
+from homeport.git import repos
+from homeport.settings import Settings
 from homeport.store.models import Activity
 from homeport.web.console.deps import ConsoleRoute, Me, ProjectPage, render, see_other
 from homeport.web.console.present import activity_item, environment_tree
 from homeport.web.console.views import when
 from homeport.web.deps import DbSession, State
+from homeport.web.hal import git_urls
 from homeport.web.log_streams import SlotStreamingResponse, wait_for_news
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -88,6 +95,7 @@ def create_project(
     except DomainError as exc:
         values = {"title": title, "default_branch": default_branch, "description": description}
         return _project_list(request, person, session, state, exc.status, exc, values)
+    repos.create_repo(state.settings.git_dir, project.id, project.default_branch)
     return see_other(f"/console/projects/{project.id}?done=project-created")
 
 
@@ -101,8 +109,13 @@ def _count(request: Request) -> int:
 
 
 @router.get(PROJECT)
-def project_page(request: Request, person: Me, ctx: ProjectPage, session: DbSession) -> Response:
-    """The environment tree and the activity feed."""
+def project_page(
+    request: Request, person: Me, ctx: ProjectPage, session: DbSession, state: State
+) -> Response:
+    """The environment tree, the clone URLs and the activity feed."""
+    ssh_url, https_url = git_urls(ctx.project.id, ctx.base_url, ctx.ssh_port)
+    clone_urls = [("Clone over SSH", ssh_url, "clone-ssh")] if ssh_url else []
+    clone_urls.append(("Clone over HTTPS", https_url, "clone-https"))
     visible = [
         e
         for e in envs.list_environments(session, ctx.project)
@@ -118,6 +131,8 @@ def project_page(request: Request, person: Me, ctx: ProjectPage, session: DbSess
         person,
         ctx=ctx,
         tab="overview",
+        clone_urls=clone_urls,
+        host_key=host_key_fingerprint(state.settings) if ssh_url else None,
         tree=environment_tree(visible),
         activities=[activity_item(a) for a in rows],
         more=count + FEED_COUNT if len(rows) == count and count < acts.MAX_COUNT else None,
@@ -223,3 +238,14 @@ def activity_log(
         media_type="application/x-ndjson",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def host_key_fingerprint(settings: Settings) -> str | None:
+    """The SSH host key's SHA256 fingerprint, from its public half, if the server has one."""
+    for path in sorted(settings.ssh_dir.glob("*.pub")):
+        fields = path.read_text(errors="replace").split()
+        if len(fields) >= 2:
+            with suppress(ValueError, binascii.Error):
+                digest = hashlib.sha256(base64.b64decode(fields[1])).digest()
+                return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+    return None
