@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="migrate, then serve the API, console and worker")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("worker", help="run only the activity worker")
+    sub.add_parser("ssh:host-key", help="print the SSH host key's fingerprint, then the public key")
 
     create = sub.add_parser("user:create", help="create an account; prints its id")
     create.add_argument("email")
@@ -73,6 +74,13 @@ def run_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, std
         from homeport.server import run_worker_only
 
         return run_worker_only(settings)
+    if args.command == "ssh:host-key":
+        from homeport.ssh.host_key import fingerprint, load_or_create
+
+        host_key = load_or_create(settings.ssh_dir)
+        print(fingerprint(host_key), file=stdout)
+        print(host_key.export_public_key().decode().strip(), file=stdout)
+        return 0
 
     from homeport.domain.secrets import ServerSecrets
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from homeport.domain.bootstrap import ensure_admin
 from homeport.git import repos
 from homeport.settings import Settings
+from homeport.ssh.git_server import SshGitServer
 from homeport.store.datadir import private_umask, secure_data_dir
 from homeport.store.db import Database
 from homeport.store.migrate import upgrade
@@ -63,6 +64,17 @@ def serve(settings: Settings) -> int:
         http=header_limited_protocol(settings.max_header_bytes),
     )
     server = uvicorn.Server(config)
+    try:
+        ssh = start_ssh(state)
+    except OSError as exc:
+        bind = state.settings.ssh_bind or ("", 0)
+        print(
+            f"homeport: cannot listen for SSH on {bind[0]}:{bind[1]}: {exc.strerror or exc}\n"
+            "Set HOMEPORT_SSH_BIND to a free host:port, or to off.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     worker = start_worker_threads(state)
     log.info("Homeport listening on http://%s:%s", settings.host, settings.port)
     # uvicorn re-raises the stop signal to the handler it found; a no-op one turns a
@@ -70,11 +82,27 @@ def serve(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _sig, _frame: None)
     server.run()
+    if ssh is not None:
+        ssh.stop()
     if worker is not None:
         worker.stop()
         worker.join(timeout=10)
     state.db.dispose()
     return 0
+
+
+def start_ssh(state: AppState) -> SshGitServer | None:
+    """Start git over SSH unless ``HOMEPORT_SSH_BIND=off``; OSError if it cannot bind."""
+    bind = state.settings.ssh_bind
+    if bind is None:
+        return None
+    ssh = SshGitServer(state.settings, state.db).start(*bind)
+    print(
+        f"Homeport SSH listening on {bind[0]}:{ssh.port}, host key {ssh.fingerprint}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return ssh
 
 
 def start_worker_threads(state: AppState) -> Worker | None:

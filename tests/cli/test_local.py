@@ -28,6 +28,10 @@ def test_parse_git_config() -> None:
 
 def test_project_from_remote() -> None:
     assert project_from_remote("http://homeport.example:8000/git/abc123.git", API) == "abc123"
+    ssh = "ssh://abc123@homeport.example:2222/abc123.git"
+    assert project_from_remote(ssh, API) == "abc123"
+    assert project_from_remote("ssh://abc123@elsewhere.example:2222/abc123.git", API) == ""
+    assert project_from_remote("ssh://other@homeport.example:2222/abc123.git", API) == ""
     assert project_from_remote("ssh://git@homeport.example:2222/git/abc123.git", API) == "abc123"
     assert project_from_remote("git@homeport.example:git/abc123.git", API) == "abc123"
     assert project_from_remote("https://elsewhere.example/git/abc123.git", API) == ""

@@ -32,12 +32,14 @@ class ServerProcess:
     def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        self.ssh_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"server-{self.port}.log"
         self.env = {
             **os.environ,
             "HOMEPORT_DATA_DIR": str(data_dir),
             "HOMEPORT_BIND": f"127.0.0.1:{self.port}",
+            "HOMEPORT_SSH_BIND": f"127.0.0.1:{self.ssh_port}",
             "HOMEPORT_LOG_LEVEL": "info",
             **(extra_env or {}),
         }
@@ -63,9 +65,10 @@ class ServerProcess:
         for _attempt in range(3):
             if self._start_once():
                 return self
-            self.port = free_port()
+            self.port, self.ssh_port = free_port(), free_port()
             self.url = f"http://127.0.0.1:{self.port}"
             self.env["HOMEPORT_BIND"] = f"127.0.0.1:{self.port}"
+            self.env["HOMEPORT_SSH_BIND"] = f"127.0.0.1:{self.ssh_port}"
         raise RuntimeError(f"server could not bind a port:\n{self.log()}")
 
     def _start_once(self) -> bool:

@@ -18,6 +18,7 @@ PROJECT_CONFIG = os.path.join(".platform", "local", "project.yaml")
 # Platform.sh's own remote format: <project>@git.<region>.platform.sh:<project>.git
 _PLATFORM_REMOTE = re.compile(r"^([a-z0-9]{12,})@git\.(([a-z0-9\-]+\.)?platform\.sh):\1\.git$")
 _GIT_PATH = re.compile(r"(?:^|/)git/([A-Za-z0-9][A-Za-z0-9_-]*)\.git/?$")
+_SSH_PATH = re.compile(r"/?([a-z0-9]+)\.git/?")
 
 
 def parse_git_config(text: str) -> dict[str, dict[str, str]]:
@@ -150,7 +151,8 @@ class Checkout:
 def project_from_remote(url: str, api_url: str) -> str:
     """The project ID in a remote URL pointing at the server, or ''.
 
-    Homeport serves git at `<server>/git/<project>.git` (HTTP or SSH); the host must be
+    Homeport serves git at `<server>/git/<project>.git` over HTTP(S) and at
+    `ssh://<project>@<server>:<port>/<project>.git` over SSH; the host must be
     the API's, so a remote on some other forge with the same path shape is ignored.
     Platform.sh's `<id>@git.<region>.platform.sh:<id>.git` form is recognised too.
     """
@@ -167,7 +169,13 @@ def project_from_remote(url: str, api_url: str) -> str:
         # scp-like syntax: user@host:path
         target, _, path = url.partition(":")
         host = target.rpartition("@")[2].lower()
+    if host != api_host:
+        return ""
     found = _GIT_PATH.search(path)
-    if found and host == api_host:
+    if found:
         return found.group(1)
+    # The SSH remote: ssh://<project>@<host>:<port>/<project>.git
+    ssh = _SSH_PATH.fullmatch(path)
+    if ssh and url.startswith("ssh://") and urlsplit(url).username == ssh.group(1):
+        return ssh.group(1)
     return ""

@@ -61,6 +61,11 @@ COMMANDS: tuple[Spec, ...] = (
     Spec(
         "auth:api-token-login", _C + "auth:ApiTokenLogin", "Log in to Homeport using an API token"
     ),
+    Spec(
+        "auth:git-credential",
+        _C + "git:GitCredential",
+        "Hand git the CLI's access token (a git credential helper)",
+    ),
     Spec("auth:info", _C + "auth:AuthInfo", "Display your account information"),
     Spec("auth:logout", _C + "auth:Logout", "Log out of Homeport", ("logout",)),
     Spec(
@@ -132,6 +137,12 @@ COMMANDS: tuple[Spec, ...] = (
         ("environments", "env"),
     ),
     Spec(
+        "environment:push",
+        _C + "git:EnvironmentPush",
+        "Push code to an environment",
+        ("push",),
+    ),
+    Spec(
         "environment:redeploy",
         _C + "environment:EnvironmentRedeploy",
         "Redeploy an environment",
@@ -139,6 +150,12 @@ COMMANDS: tuple[Spec, ...] = (
     ),
     Spec("project:create", _C + "project:ProjectCreate", "Create a new project", ("create",)),
     Spec("project:delete", _C + "project:ProjectDelete", "Delete a project"),
+    Spec(
+        "project:get",
+        _C + "git:ProjectGet",
+        "Clone a project locally",
+        ("get",),
+    ),
     Spec(
         "project:info",
         _C + "project:ProjectInfo",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from homeport.cli.api import embedded_activities, embedded_entity
+from homeport.cli.api import embedded_activities, embedded_entity, link
 from homeport.cli.commands.base import (
     Command,
     operation_link,
@@ -169,10 +169,10 @@ class ProjectInfo(Command):
         project = self.select_project()
         prop, value = self.input.arg("property"), self.input.arg("value")
         if not prop:
-            self.print_properties(public_properties(project))
+            self.print_properties(public_properties(_with_https_url(project)))
             return 0
         if value is None:
-            self.print_property(project, str(prop))
+            self.print_property(_with_https_url(project), str(prop))
             return 0
         prop, value = str(prop), str(value)
         if prop not in WRITABLE:
@@ -322,3 +322,12 @@ class ProjectDelete(Command):
         self.api.send("DELETE", href)
         self.console.err(f"The project {label} was deleted.")
         return 0
+
+
+def _with_https_url(project: dict[str, Any]) -> dict[str, Any]:
+    """The project with its HTTPS remote shown beside the SSH one (`repository.https_url`)."""
+    href = link(project, "git")
+    repository = project.get("repository")
+    if not href or not isinstance(repository, dict) or repository.get("url") == href:
+        return project
+    return {**project, "repository": {**repository, "https_url": href}}

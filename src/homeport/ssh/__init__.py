@@ -1,0 +1,1 @@
+"""One SSH listener: git-upload-pack and git-receive-pack for the accounts' keys."""
