@@ -140,8 +140,40 @@ async def _run(shared: _Shared, process: asyncssh.SSHServerProcess[bytes]) -> in
             env=env,
         )
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        await process.redirect(stdin=proc.stdin, stdout=proc.stdout, stderr=proc.stderr)
-        return await proc.wait()
+        feeding = asyncio.create_task(_copy_in(process, proc.stdin))
+        try:
+            # Everything git wrote must be on the channel before the exit status is.
+            await asyncio.gather(
+                _copy_out(proc.stdout, process.stdout), _copy_out(proc.stderr, process.stderr)
+            )
+            return await proc.wait()
+        finally:
+            feeding.cancel()
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+CHUNK = 64 * 1024
+
+
+async def _copy_in(process: asyncssh.SSHServerProcess[bytes], stdin: asyncio.StreamWriter) -> None:
+    """The client's bytes into git, until the client's EOF (then git's stdin closes)."""
+    try:
+        while chunk := await process.stdin.read(CHUNK):
+            stdin.write(chunk)
+            await stdin.drain()
+    except (ConnectionError, asyncssh.Error):
+        pass
+    finally:
+        stdin.close()
+
+
+async def _copy_out(source: asyncio.StreamReader, channel: asyncssh.SSHWriter[bytes]) -> None:
+    """git's bytes onto the channel, with the channel's flow control, to git's EOF."""
+    while chunk := await source.read(CHUNK):
+        channel.write(chunk)
+        await channel.drain()
 
 
 def _may_reach(shared: _Shared, account_id: str, project_id: str) -> bool:

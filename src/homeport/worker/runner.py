@@ -89,9 +89,8 @@ class Worker:
     def recover(self) -> int:
         """Fail activities whose worker died: same host and dead pid, or no heartbeat."""
         now = utcnow()
-        failed = 0
-        orphans: list[ActivitySnapshot] = []
-        with self.db.session(write=True) as session:
+        orphans: list[tuple[ActivitySnapshot, str | None]] = []
+        with self.db.session() as session:
             rows = session.scalars(select(Activity).where(Activity.state == "in_progress")).all()
             for row in rows:
                 owner = (row.claimed_by or "::").split(":")
@@ -104,18 +103,32 @@ class Worker:
                 stale = row.heartbeat_at is None or row.heartbeat_at < now - STALE_AFTER
                 if row.claimed_by == self.ident or not (dead_here or stale):
                     continue
-                row.state, row.result = "complete", "failure"
-                row.completed_at = row.updated_at = now
+                orphans.append((ActivitySnapshot.of(row), row.claimed_by))
+        # Clean up first, then say so: once an activity reads "failed", what it left
+        # behind is already gone.
+        for orphan, _owner in orphans:
+            self._clean_up(orphan)
+        failed = 0
+        with self.db.session(write=True) as session:
+            for orphan, owner_ident in orphans:
+                done = session.execute(
+                    update(Activity)
+                    .where(
+                        Activity.pk == orphan.pk,
+                        Activity.state == "in_progress",
+                        Activity.claimed_by == owner_ident,
+                    )
+                    .values(state="complete", result="failure", completed_at=now, updated_at=now)
+                )
+                if getattr(done, "rowcount", 0) != 1:
+                    continue
                 append_log(
                     session,
-                    row.pk,
+                    orphan.pk,
                     "The worker running this activity stopped before it finished "
                     "(crash, kill or restart); the activity is marked as failed.\n",
                 )
-                orphans.append(ActivitySnapshot.of(row))
                 failed += 1
-        for orphan in orphans:
-            self._clean_up(orphan)
         if failed:
             log.warning("marked %d interrupted activities as failed", failed)
         return failed
