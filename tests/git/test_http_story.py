@@ -211,6 +211,14 @@ def test_deleted_token_and_deactivated_account_are_refused(
         target.call("DELETE", f"/users/{temp.id}/api-tokens/{token['id']}", target.admin_token)
     failed = git.run("clone", git.url(story["pid"]), str(tmp_path / "no"), check=False)
     assert failed.returncode != 0 and "Authentication failed" in failed.stderr
+    # A deactivated account's token stops at its next git request.
+    gone = target.person("gone@example.com")
+    target.grant(story["pid"], gone, ["viewer", "production:viewer"])
+    gone_git = Git(target, gone, tmp_path / "gone")
+    gone_git.clone(story["pid"], "ok")
+    assert target.server.homeport("user:deactivate", "gone@example.com").returncode == 0
+    refused = gone_git.run("clone", gone_git.url(story["pid"]), str(tmp_path / "x"), check=False)
+    assert refused.returncode != 0 and "Authentication failed" in refused.stderr
 
 
 def test_concurrent_pushes_to_one_branch(

@@ -124,3 +124,15 @@ def test_who_reaches_the_repository(world: World, service: str) -> None:
             assert response.headers["www-authenticate"] == 'Basic realm="Homeport"'
         if expected[actor] == 200:
             assert response.headers["content-type"] == f"application/x-{service}-advertisement"
+        # The service request itself is guarded the same way.
+        posted = world.api.request(
+            "POST",
+            f"/git/{world.pid}.git/{service}",
+            world.token(actor),
+            content=b"0000",
+            headers={"Content-Type": f"application/x-{service}-request"},
+        )
+        if expected[actor] != 200:
+            assert posted.status_code == expected[actor], (actor, posted.text)
+        else:
+            assert posted.status_code == 200, (actor, posted.text)

@@ -68,6 +68,28 @@ def test_every_input_of_every_page_has_a_label(cw: ConsoleWorld) -> None:
     assert checked > 100
 
 
+def test_project_page_shows_clone_urls_and_the_host_key(cw: ConsoleWorld) -> None:
+    from homeport.ssh.host_key import fingerprint, load_or_create
+
+    key = load_or_create(cw.api.state.settings.ssh_dir)
+    html = cw.browser("dev_viewer").get(f"/console/projects/{cw.pid}").text
+    port = cw.api.state.settings.ssh_bind[1] if cw.api.state.settings.ssh_bind else 0
+    assert f"ssh://{cw.pid}@testserver:{port}/{cw.pid}.git" in html
+    assert f"/git/{cw.pid}.git" in html
+    assert 'data-copy="clone-ssh"' in html and 'data-copy="clone-https"' in html
+    assert fingerprint(key) in html
+
+
+def test_environment_page_shows_its_head_commit(cw: ConsoleWorld) -> None:
+    with cw.api.state.db.session(write=True) as s:
+        env = environments.get_environment(s, projects.get_project(s, cw.pid), "dev")
+        env.head_commit = "0123456789abcdef0123456789abcdef01234567"
+    html = cw.browser("dev_viewer").get(f"/console/projects/{cw.pid}/environments/dev").text
+    assert '<code title="0123456789abcdef0123456789abcdef01234567">0123456789ab</code>' in html
+    main = cw.browser("owner").get(f"/console/projects/{cw.pid}/environments/main").text
+    assert "no code pushed yet" in main
+
+
 def test_project_page_shows_the_environment_tree(cw: ConsoleWorld) -> None:
     html = cw.browser("owner").get(f"/console/projects/{cw.pid}").text
     tree = html[html.index('class="env-tree"') : html.index("<h2>Activity</h2>")]
