@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 from homeport.cli.config import Config
-from homeport.cli.env import Environment
 from homeport.cli.errors import InvalidConfig
 
 
 def load(environ: dict[str, str]) -> Config:
-    return Config.load(Environment(environ=environ, cwd="/"))
+    return Config.load(environ)
 
 
 def test_defaults(tmp_path: Path) -> None:

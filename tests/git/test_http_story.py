@@ -272,3 +272,33 @@ def test_no_wait_push_returns_before_the_activity_ends(
     assert "Processing activity:" in pushed.stderr
     assert "Not waiting for activity" in pushed.stderr
     assert "Redeploying environment main" not in pushed.stderr
+
+
+def test_push_options_title_parent_type(target: Target, story: dict[str, Any]) -> None:
+    owner: Git = story["git"]["owner"]
+    work = story["work"]
+    owner.run("fetch", "-q", "origin", cwd=work)
+    owner.run("checkout", "-q", "-B", "opts", "origin/main", cwd=work)
+    owner.commit(work, "opts.txt")
+    owner.run(
+        "push",
+        "-o",
+        "environment.title=Options test",
+        "-o",
+        "environment.parent=from-api",
+        "-o",
+        "environment.type=staging",
+        "-o",
+        "environment.clone_parent_on_create=false",
+        "origin",
+        "HEAD:opts",
+        cwd=work,
+    )
+    status, env = _env(target, story["owner"].token, story["pid"], "opts")
+    assert status == 200
+    assert (env["title"], env["parent"], env["type"]) == ("Options test", "from-api", "staging")
+    assert env["status"] == "inactive" and env["clone_parent_on_create"] is False
+    bad = owner.run(
+        "push", "-o", "environment.type=moon", "origin", "HEAD:opts2", cwd=work, check=False
+    )
+    assert "Homeport: Unknown environment type 'moon'." in bad.stderr

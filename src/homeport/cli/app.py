@@ -5,7 +5,8 @@ from __future__ import annotations
 from homeport.cli import console as con
 from homeport.cli.errors import CliError
 from homeport.cli.exitcodes import ExitCode
-from homeport.cli.inputdef import FLAG, Definition, parse
+from homeport.cli.helptext import add_global_options
+from homeport.cli.inputdef import Definition, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,44 +16,6 @@ if TYPE_CHECKING:
     from homeport.cli.commands.base import Command
     from homeport.cli.env import Environment
     from homeport.cli.registry import Spec
-
-
-def add_global_options(d: Definition) -> None:
-    """The options every command accepts (Symfony's plus the CLI's -y/--no)."""
-    d.option("help", "h", FLAG, "Display this help message")
-    d.option("quiet", "q", FLAG, "Do not output any message")
-    d.option(
-        "verbose",
-        "v",
-        FLAG,
-        "Increase the verbosity of messages: 1 for normal output, 2 for more verbose "
-        "output and 3 for debug",
-    )
-    d.option("version", "V", FLAG, "Display this application version")
-    d.option(
-        "yes",
-        "y",
-        FLAG,
-        'Answer "yes" to confirmation questions; accept the default value for other '
-        "questions; disable interaction",
-    )
-    d.option(
-        "no",
-        "n",
-        FLAG,
-        'Answer "no" to confirmation questions; accept the default value for other '
-        "questions; disable interaction",
-        hidden=True,
-    )
-    d.option(
-        "no-interaction",
-        "",
-        FLAG,
-        "Do not ask any interactive questions; accept default values. Equivalent to "
-        "using the environment variable: PLATFORMSH_CLI_NO_INTERACTION=1",
-    )
-    d.option("ansi", "", FLAG, "Force ANSI output")
-    d.option("no-ansi", "", FLAG, "Disable ANSI output")
 
 
 class Settings:
@@ -194,7 +157,7 @@ class Application:
         self.command_name = spec.name
         self.definition = definition
         if settings.help and spec.name != "help":
-            from homeport.cli.commands.help import render_help
+            from homeport.cli.helptext import render_help
 
             self.console.out(render_help(spec, definition, self.env.config.executable), False)
             return int(ExitCode.OK)

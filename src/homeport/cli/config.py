@@ -13,9 +13,8 @@ from homeport.cli.errors import InvalidConfig
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
-
-    from homeport.cli.env import Environment
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 ENV_PREFIX = "PLATFORMSH_CLI_"
@@ -116,9 +115,9 @@ class Config:
         self.home = home
 
     @classmethod
-    def load(cls, env: Environment) -> Config:
-        """Build the configuration for `env` (files are read only when present)."""
-        environ = env.environ
+    def load(cls, environ: Mapping[str, str]) -> Config:
+        """Build the configuration for the process environment `environ` (files are
+        read only when present)."""
         data = _defaults()
         home = home_dir(environ)
         files = []

@@ -73,7 +73,7 @@ class Environment:
         if self._config is None:
             from homeport.cli.config import Config
 
-            self._config = Config.load(self)
+            self._config = Config.load(self.environ)
         return self._config
 
     def get(self, name: str, default: str = "") -> str:

@@ -22,13 +22,25 @@ from homeport.cli.table import check_format, render, resolve_columns
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import Any
+    from typing import Any, Protocol
 
     from homeport.cli.api import Api
-    from homeport.cli.app import Application
     from homeport.cli.console import Console
+    from homeport.cli.env import Environment
     from homeport.cli.local import Checkout
     from homeport.cli.registry import Spec
+
+    class Application(Protocol):
+        """What a command needs of the application that runs it (``cli.app``)."""
+
+        env: Environment
+        console: Console
+
+        @property
+        def api(self) -> Api: ...
+
+        def load(self, spec: Spec) -> Command: ...
+
 
 DEFAULT_ENVIRONMENT_CODE = "."
 FORMAT_HELP = "The output format: table, csv, tsv, or plain"

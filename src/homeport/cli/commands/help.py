@@ -4,48 +4,12 @@ from __future__ import annotations
 
 from homeport.cli.commands.base import Command
 from homeport.cli.errors import CliError
-from homeport.cli.inputdef import FLAG, REQUIRED, Definition
+from homeport.cli.helptext import add_global_options, render_help
+from homeport.cli.inputdef import FLAG, Definition
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from homeport.cli.registry import Spec
-
-
-def _option_label(name: str, shortcut: str, mode: int) -> str:
-    text = (f"-{shortcut}, " if shortcut else "    ") + f"--{name}"
-    placeholder = name.upper().replace("-", "_")
-    if mode == REQUIRED:
-        text += f"={placeholder}"
-    elif mode != FLAG:
-        text += f"[={placeholder}]"
-    return text
-
-
-def render_help(spec: Spec, definition: Definition, exe: str) -> str:
-    """A command's help page: description, usage, aliases, arguments and options."""
-    lines = [f"Command: {spec.name}"]
-    if spec.aliases:
-        lines.append(f"Aliases: {', '.join(spec.aliases)}")
-    lines.append(f"Description: {spec.description}")
-    lines += ["", "Usage:", f" {exe} {spec.name} {definition.synopsis()}".rstrip()]
-    if definition.arguments:
-        lines += ["", "Arguments:"]
-        width = max(len(a.name) for a in definition.arguments) + 2
-        for arg in definition.arguments:
-            lines.append(f"  {arg.name.ljust(width)}{arg.description}".rstrip())
-    options = [o for o in definition.options.values() if not o.hidden]
-    if options:
-        lines += ["", "Options:"]
-        labels = [_option_label(o.name, o.shortcut, o.mode) for o in options]
-        width = max(len(label) for label in labels) + 2
-        for opt, label in zip(options, labels, strict=True):
-            text = opt.description
-            if opt.mode != FLAG and opt.default not in (None, [], False):
-                text += f' [default: "{opt.default}"]'
-            if opt.is_array:
-                text += " (multiple values allowed)"
-            lines.append(f"  {label.ljust(width)}{text}".rstrip())
-    return "\n".join(lines) + "\n"
 
 
 class Help(Command):
@@ -56,7 +20,6 @@ class Help(Command):
 
     def execute(self) -> int:
         from homeport.cli import registry
-        from homeport.cli.app import add_global_options
 
         spec = registry.find(str(self.input.arg("command_name") or "help"))
         command = self.app.load(spec)
