@@ -29,6 +29,7 @@ from homeport.store.db import Database
 from homeport.store.models import Account, Activity
 
 FOLLOW_SECONDS = 3600.0  # as long as a git push may take
+INTERNAL_ERROR = "Homeport: an internal error stopped this update; the branch did not move"
 # Lines the platform CLI looks for to exit 87 (a failed deploy does not reject a push).
 FAILURE_LINES = {
     "environment.push": "Environment redeployment failed",
@@ -111,19 +112,23 @@ def _apply(
                 raise DomainError("your account cannot push")
             grants = load_grants(session, account, project)
             repo = repo_path(settings.git_dir, project.id)
-            results = [
-                apply_update(
-                    session,
-                    grants,
-                    project,
-                    repo,
-                    update,
-                    options,
-                    settings.git_max_file_size,
-                    settings.environments_dir,
-                )
-                for update in updates
-            ]
+            results = []
+            for update in updates:
+                try:
+                    results.append(
+                        apply_update(
+                            session,
+                            grants,
+                            project,
+                            repo,
+                            update,
+                            options,
+                            settings.git_max_file_size,
+                            settings.environments_dir,
+                        )
+                    )
+                except Exception:  # this ref fails alone; the client sees no internals
+                    results.append(RefResult(update, INTERNAL_ERROR))
     finally:
         db.dispose()
     return results, settings

@@ -187,6 +187,7 @@ def apply_update(
                 count,
                 environments_root,
             )
+            session.flush()  # anything the database refuses, it refuses before git moves
             update_branch(repo, update.branch, update.new, update.old)
     except GitError:
         return RefResult(update, "non-fast-forward")
