@@ -302,3 +302,29 @@ def test_push_options_title_parent_type(target: Target, story: dict[str, Any]) -
         "push", "-o", "environment.type=moon", "origin", "HEAD:opts2", cwd=work, check=False
     )
     assert "Homeport: Unknown environment type 'moon'." in bad.stderr
+
+
+def test_a_parent_one_cannot_see_is_no_parent(target: Target, story: dict[str, Any]) -> None:
+    status, body = target.call(
+        "POST",
+        f"/projects/{story['pid']}/environments/main/branch",
+        story["owner"].token,
+        body={"name": "stg", "type": "staging"},
+    )
+    assert status == 201, body
+    dev: Git = story["git"]["dev"]
+    clone = dev.clone(story["pid"], "dev-parent")
+    dev.commit(clone, "p.txt")
+    answers = []
+    for parent in ("stg", "no-such-env"):
+        pushed = dev.run(
+            "push",
+            "-o",
+            f"environment.parent={parent}",
+            "origin",
+            f"HEAD:child-{parent}",
+            cwd=clone,
+            check=False,
+        )
+        answers.append(pushed.stderr.split("(Homeport: ")[1].split(")")[0].replace(parent, "X"))
+    assert answers[0] == answers[1] == "there is no environment X to be the parent"

@@ -164,6 +164,12 @@ def apply_update(
         try:
             parent = envs.get_environment(session, project, parent_name)
         except (NotFound, DomainError):
+            parent = None
+        # A parent named in a push option that the pusher cannot see is treated as
+        # missing (no existence leak); the default environment is always the parent.
+        named = options.parent is not None
+        if parent is None or (named and not grants.can_env("view", parent.type)):
+            parent = None
             reason = f"Homeport: there is no environment {parent_name} to be the parent"
     if reason is None:
         reason = too_large(repo, update, max_file_size)
