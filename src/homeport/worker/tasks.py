@@ -98,11 +98,17 @@ def push(ctx: ActivityContext) -> None:
     Until the application runtime exists there is nothing to build or deploy, and
     the log says so.
     """
+    _nothing_to_deploy(
+        ctx, "  Nothing to deploy: no application runtime is configured on this server yet."
+    )
+
+
+def _nothing_to_deploy(ctx: ActivityContext, note: str) -> None:
+    """Log the deploy step the runtime will fill in, and record it as done."""
     with ctx.session() as session:
-        env = _environment(ctx, session)
-        name = env.name
+        name = _environment(ctx, session).name
     ctx.log(f"Redeploying environment {name}")
-    ctx.log("  Nothing to deploy: no application runtime is configured on this server yet.")
+    ctx.log(note)
     with ctx.session() as session:
         env = _environment(ctx, session)
         env.needs_redeploy = False
@@ -126,16 +132,9 @@ def deactivate(ctx: ActivityContext) -> None:
 
 def redeploy(ctx: ActivityContext) -> None:
     """Redeploy: until the runtime exists there is no process to restart."""
-    with ctx.session() as session:
-        env = _environment(ctx, session)
-        name = env.name
-    ctx.log(f"Redeploying environment {name}")
-    ctx.log("No application runtime is configured on this server yet: nothing to restart.")
-    with ctx.session() as session:
-        env = _environment(ctx, session)
-        env.needs_redeploy = False
-        env.last_deployment_at = utcnow()
-        env.last_deployment_successful = True
+    _nothing_to_deploy(
+        ctx, "No application runtime is configured on this server yet: nothing to restart."
+    )
 
 
 def test_only_slow(ctx: ActivityContext) -> None:
