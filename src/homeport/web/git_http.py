@@ -41,10 +41,7 @@ class GitHttp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        path: str = scope["path"]
-        rel = path[len(scope.get("root_path", "")) :] if path.startswith("/git") else path
-        rel = rel.removeprefix("/git")
-        repo, _, rest = rel.lstrip("/").partition("/")
+        repo, _, rest = _relative(scope).lstrip("/").partition("/")
         project_id = project_from_path(repo)
         service = _service(scope, rest)
         if project_id is None or service is None:
@@ -141,6 +138,13 @@ class GitHttp:
                 with suppress(ProcessLookupError):
                     proc.kill()
             await proc.wait()
+
+
+def _relative(scope: Scope) -> str:
+    """The path below the mount point (``/<project>.git/...``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "") or "/git"
+    return path[len(root) :] if path.startswith(root + "/") else path
 
 
 def _service(scope: Scope, rest: str) -> str | None:
