@@ -21,9 +21,9 @@ from homeport.domain.errors import DomainError
 from homeport.domain.policy import load_grants
 from homeport.domain.projects import get_project
 from homeport.git.access import ACCOUNT_VAR, NO_WAIT_VAR, PROJECT_VAR
-from homeport.git.push import RefResult, apply_update
+from homeport.git.push import RefResult, Scan, apply_update, scan
 from homeport.git.refs import PushOptions, RefUpdate
-from homeport.git.repos import repo_path
+from homeport.git.repos import GitError, repo_path
 from homeport.settings import Settings
 from homeport.store.db import Database
 from homeport.store.models import Account, Activity
@@ -103,6 +103,15 @@ def _apply(
     updates: list[RefUpdate], options: PushOptions, env: Mapping[str, str]
 ) -> tuple[list[RefResult], Settings]:
     settings = Settings.from_env(env)
+    repo = repo_path(settings.git_dir, env.get(PROJECT_VAR, ""))
+    # Reading the pushed objects can take seconds: it happens before the write
+    # transaction, so the server's other writers never wait for it.
+    scans = {}
+    for update in updates:
+        try:
+            scans[update] = scan(repo, update, settings.git_max_file_size)
+        except GitError:
+            scans[update] = Scan(INTERNAL_ERROR, [], 0)
     db = Database(settings.database_url)
     try:
         with db.session(write=True) as session:
@@ -111,7 +120,6 @@ def _apply(
             if account is None or account.deactivated:
                 raise DomainError("your account cannot push")
             grants = load_grants(session, account, project)
-            repo = repo_path(settings.git_dir, project.id)
             results = []
             for update in updates:
                 try:
@@ -123,7 +131,7 @@ def _apply(
                             repo,
                             update,
                             options,
-                            settings.git_max_file_size,
+                            scans[update],
                             settings.environments_dir,
                         )
                     )

@@ -21,6 +21,25 @@ from homeport.store.models import Activity, Environment, Project
 MAX_COMMITS_LISTED = 100
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What reading the pushed objects found for one ref (slow: done before the write
+    transaction, so no one waits for it)."""
+
+    too_large: str | None
+    commits: list[dict[str, Any]]
+    count: int
+
+
+def scan(repo: Path, update: RefUpdate, max_file_size: int) -> Scan:
+    """Read the objects a ref update brings: an oversized file, and the commits."""
+    oversized = too_large(repo, update, max_file_size)
+    if oversized is not None:
+        return Scan(oversized, [], 0)
+    listed, count = commits(repo, update)
+    return Scan(None, listed, count)
+
+
 @dataclass
 class RefResult:
     """What happened to one ref: ``reason`` is None when it was accepted."""
@@ -149,7 +168,7 @@ def apply_update(
     repo: Path,
     update: RefUpdate,
     options: PushOptions,
-    max_file_size: int,
+    scanned: Scan,
     environments_root: Path,
 ) -> RefResult:
     """Decide, move the ref and record, for one ref; never raises for a refusal."""
@@ -172,10 +191,10 @@ def apply_update(
             parent = None
             reason = f"Homeport: there is no environment {parent_name} to be the parent"
     if reason is None:
-        reason = too_large(repo, update, max_file_size)
+        reason = scanned.too_large
     if reason is not None:
         return RefResult(update, reason)
-    listed, count = commits(repo, update)
+    listed, count = scanned.commits, scanned.count
     result = RefResult(update)
     try:
         # The records first, in a savepoint; the ref moves last, and a ref that cannot
