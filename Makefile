@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Test files run in parallel, each file's tests in order on one worker.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck pytest bench fuzz setup clean
 
@@ -16,6 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
+	bash scripts/ensure-runtime-packages
 	$(BIN)/homeport migrate
 	$(BIN)/homeport serve
 
@@ -28,7 +31,7 @@ typecheck: setup
 
 pytest: setup
 	bash scripts/ensure-test-system-packages
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 

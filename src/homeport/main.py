@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("worker", help="run only the activity worker")
     sub.add_parser("ssh:host-key", help="print the SSH host key's fingerprint, then the public key")
+    sub.add_parser("runtimes", help="list the app types this server can build")
 
     create = sub.add_parser("user:create", help="create an account; prints its id")
     create.add_argument("email")
@@ -74,6 +75,20 @@ def run_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, std
         from homeport.server import run_worker_only
 
         return run_worker_only(settings)
+    if args.command == "runtimes":
+        from homeport.runtime.runtimes import available
+        from homeport.runtime.sandbox import find_bwrap
+
+        found = available()
+        for runtime in found:
+            print(f"{runtime.type}\t{runtime.executable}", file=stdout)
+        if not found:
+            print("No python, nodejs or php interpreter found on this server.", file=stdout)
+        if settings.sandbox == "none":
+            print("Sandbox: none (HOMEPORT_SANDBOX=none)", file=sys.stderr)
+        elif find_bwrap() is None:
+            print("Sandbox: bubblewrap is missing (apt-get install bubblewrap)", file=sys.stderr)
+        return 0
     if args.command == "ssh:host-key":
         from homeport.ssh.host_key import fingerprint, load_or_create
 

@@ -11,8 +11,11 @@ from sqlalchemy import select
 
 from homeport.domain.bootstrap import ensure_admin
 from homeport.git import repos
+from homeport.git.hook_server import HookServer
+from homeport.runtime.local import LocalRuntime
 from homeport.settings import Settings
 from homeport.ssh.git_server import SshGitServer
+from homeport.store import wake
 from homeport.store.datadir import private_umask, secure_data_dir
 from homeport.store.db import Database
 from homeport.store.migrate import upgrade
@@ -34,10 +37,14 @@ def prepare(settings: Settings) -> AppState:
     state = AppState.build(settings, Database(settings.database_url))
     with state.db.session(write=True) as session:
         password = ensure_admin(session, settings.admin_email, settings.data_dir)
-        # Every project has its repository (projects made before git hosting too).
+        # Every project has its repository (projects made before git hosting too), with
+        # the hook of this installation.
         for project in session.scalars(select(Project)):
-            if not repos.repo_path(settings.git_dir, project.id).exists():
+            path = repos.repo_path(settings.git_dir, project.id)
+            if not path.exists():
                 repos.create_repo(settings.git_dir, project.id, project.default_branch)
+            else:
+                repos.install_hook(path)
     if password is not None:
         # Printed once; the file under the data dir keeps it for the operator.
         print(
@@ -75,7 +82,13 @@ def serve(settings: Settings) -> int:
             flush=True,
         )
         return 1
-    worker = start_worker_threads(state)
+    runtime = start_runtime(state)
+    if runtime is not None:
+        state.process_state = runtime.supervisor.state
+    hooks = HookServer(settings.data_dir).start()
+    worker = start_worker_threads(state, runtime)
+    if worker is not None:
+        wake.listen(settings.data_dir, state.wake_event)
     log.info("Homeport listening on http://%s:%s", settings.host, settings.port)
     # uvicorn re-raises the stop signal to the handler it found; a no-op one turns a
     # graceful SIGTERM/SIGINT stop into exit status 0.
@@ -84,11 +97,32 @@ def serve(settings: Settings) -> int:
     server.run()
     if ssh is not None:
         ssh.stop()
+    hooks.stop()
     if worker is not None:
         worker.stop()
         worker.join(timeout=10)
+    if runtime is not None:
+        runtime.shutdown()
+    wake.forget(settings.data_dir)
     state.db.dispose()
     return 0
+
+
+def start_runtime(state: AppState) -> LocalRuntime | None:
+    """Run apps and the router, unless another process on this data dir already does.
+    With ``HOMEPORT_WORKER=0`` the runtime goes with the separate `homeport worker`,
+    which deploys, so the processes it starts are its own children."""
+    if not state.settings.worker_enabled:
+        return None
+    runtime = LocalRuntime(state.settings, state.db)
+    if not runtime.acquire():
+        log.warning("another Homeport process runs the apps of this data dir")
+        return None
+    runtime.start()
+    bind = state.settings.router_bind
+    if runtime.router is not None and bind is not None:
+        print(f"Homeport router listening on {bind[0]}:{bind[1]}", file=sys.stderr, flush=True)
+    return runtime
 
 
 def start_ssh(state: AppState) -> SshGitServer | None:
@@ -105,12 +139,14 @@ def start_ssh(state: AppState) -> SshGitServer | None:
     return ssh
 
 
-def start_worker_threads(state: AppState) -> Worker | None:
+def start_worker_threads(state: AppState, runtime: LocalRuntime | None) -> Worker | None:
     """Start the in-process worker (``HOMEPORT_WORKER=0`` turns it off)."""
     settings = state.settings
     if not settings.worker_enabled:
         return None
-    worker = make_worker(settings, state.db, state.wake_event)
+    worker = make_worker(
+        settings, state.db, state.wake_event, runtime, leave_runtime_types=runtime is None
+    )
     worker.start(settings.worker_threads)
     return worker
 
@@ -121,16 +157,26 @@ def run_worker_only(settings: Settings) -> int:
     secure_data_dir(settings.data_dir)
     upgrade(settings.database_url)
     db = Database(settings.database_url)
-    worker = make_worker(settings, db)
+    runtime: LocalRuntime | None = LocalRuntime(settings, db)
+    assert runtime is not None
+    if runtime.acquire():
+        runtime.start()
+    else:
+        runtime = None  # `homeport serve` runs the apps; this worker does the rest
+    worker = make_worker(settings, db, runtime=runtime, leave_runtime_types=runtime is None)
 
     def stop(_sig: int, _frame: object) -> None:
         worker.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    wake.listen(settings.data_dir, worker.wake_event)
     log.info("Homeport worker %s started", worker.ident)
     worker.start(settings.worker_threads, daemon=False)
     while any(t.is_alive() for t in worker.threads):
         worker.join(timeout=0.5)
+    if runtime is not None:
+        runtime.shutdown()
+    wake.forget(settings.data_dir)
     db.dispose()
     return 0

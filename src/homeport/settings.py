@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,14 @@ class Settings:
     # Git over SSH listens here (None: off); pushes may not carry a larger file.
     ssh_bind: tuple[str, int] | None = ("127.0.0.1", 2222)
     git_max_file_size: int = 100 * 1024 * 1024
+    # The runtime: the router's listener (None: off), the domain of `{default}` routes,
+    # the build time limit, and the sandbox ("bwrap", or "none" on purpose).
+    router_bind: tuple[str, int] | None = ("127.0.0.1", 8080)
+    route_domain: str = "localhost"
+    build_timeout: int = 3600
+    sandbox: str = "bwrap"
+    # Seconds a deployed app gets to start listening before the deploy fails.
+    start_timeout: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +134,13 @@ class Settings:
             git_max_file_size=_int(
                 env, "HOMEPORT_GIT_MAX_FILE_SIZE", 100 * 1024 * 1024, minimum=1024
             ),
+            router_bind=_optional_bind(
+                "HOMEPORT_ROUTER_BIND", env.get("HOMEPORT_ROUTER_BIND") or "127.0.0.1:8080"
+            ),
+            route_domain=_route_domain(env.get("HOMEPORT_ROUTE_DOMAIN") or "localhost"),
+            build_timeout=_int(env, "HOMEPORT_BUILD_TIMEOUT", 3600, minimum=1),
+            sandbox=_sandbox(env.get("HOMEPORT_SANDBOX") or "bwrap"),
+            start_timeout=_float(env, "HOMEPORT_START_TIMEOUT", 60.0),
         )
 
     @property
@@ -143,6 +159,20 @@ class Settings:
         return self.data_dir / "ssh"
 
     @property
+    def runtime_dir(self) -> Path:
+        """Builds, the build cache, process logs and the router's files."""
+        return self.data_dir / "runtime"
+
+    @property
+    def api_url(self) -> str:
+        """The URL apps and their CLI reach this server's API at."""
+        if self.public_url:
+            return self.public_url
+        # An app on this machine reaches a wildcard listener through loopback.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
     def environments_dir(self) -> Path:
         """Root of every environment's data area."""
         return self.data_dir / "environments"
@@ -150,9 +180,28 @@ class Settings:
 
 def _ssh_bind(value: str) -> tuple[str, int] | None:
     """``host:port`` for the SSH listener, or None for ``off``."""
+    return _optional_bind("HOMEPORT_SSH_BIND", value)
+
+
+def _optional_bind(name: str, value: str) -> tuple[str, int] | None:
+    """``host:port`` for a listener, or None for ``off``."""
     if value.strip().lower() in ("off", "0", "no", "false"):
         return None
     try:
         return _bind(value)
     except SettingsError:
-        raise SettingsError(f"HOMEPORT_SSH_BIND must be host:port or off, not {value!r}") from None
+        raise SettingsError(f"{name} must be host:port or off, not {value!r}") from None
+
+
+def _route_domain(value: str) -> str:
+    """The domain under which environments get their `{default}` host."""
+    domain = value.strip().lower().strip(".")
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", domain):
+        raise SettingsError(f"HOMEPORT_ROUTE_DOMAIN must be a domain name, not {value!r}")
+    return domain
+
+
+def _sandbox(value: str) -> str:
+    if value not in ("bwrap", "none"):
+        raise SettingsError(f"HOMEPORT_SANDBOX must be 'bwrap' or 'none', not {value!r}")
+    return value

@@ -13,6 +13,7 @@ import base64
 import itertools
 import json
 import re
+import select
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -101,6 +102,14 @@ class FakeApiServer:
         self.log_delay = 0.0
         # The most activities one list request returns, whatever `count` asks for.
         self.page_size = 100
+        # Current deployments (`deployments/current`) and app logs (`logs/{type}`), keyed
+        # by (project, environment) and (project, environment, type, app).
+        self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
+        self.app_logs: dict[tuple[str, str, str, str], list[str]] = {}
+        # A followed log (`follow=true`) sends these lines after the tail, `log_delay`
+        # apart, then ends the stream if `log_follow_ends`, else waits for the client.
+        self.log_follow_lines: list[str] = []
+        self.log_follow_ends = False
         self.httpd: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -235,6 +244,27 @@ class FakeApiServer:
         self.variables[(project_id, env_id)] = {}
         self.backups[(project_id, env_id)] = []
         return env
+
+    def add_deployment(
+        self,
+        project_id: str,
+        env_id: str,
+        *,
+        webapps: dict[str, dict[str, Any]] | None = None,
+        workers: dict[str, dict[str, Any]] | None = None,
+        services: dict[str, dict[str, Any]] | None = None,
+        routes: dict[str, dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The environment's current deployment (the parts the CLI reads)."""
+        deployment = {
+            "id": "current",
+            "webapps": webapps or {},
+            "workers": workers or {},
+            "services": services or {},
+            "routes": routes or {},
+        }
+        self.deployments[(project_id, env_id)] = deployment
+        return deployment
 
     def grant(self, project_id: str, user_id: str, permissions: list[str]) -> None:
         self.access[project_id][user_id] = {
@@ -482,6 +512,8 @@ class FakeApiServer:
             elif env["status"] == "inactive":
                 links["#activate"] = {"href": f"{base}/activate"}
                 links["#delete"] = {"href": base}
+        if active and (pid, env["id"]) in self.deployments:
+            links["#deployments"] = {"href": f"{base}/deployments"}
         return {**env, "_links": links}
 
     def activity_view(self, activity: dict[str, Any]) -> dict[str, Any]:
@@ -931,6 +963,73 @@ class FakeApiServer:
         m = re.fullmatch(r"/(branch|activate|deactivate|redeploy|backup)", tail)
         if m and method == "POST":
             self.env_operation(req, user_id, pid, env, m.group(1))
+        if tail == "/deployments/current" and method == "GET":
+            deployment = self.deployments.get((pid, eid))
+            if deployment is None or env["status"] != "active":
+                raise error(404, "Current deployment not found.")
+            href = f"/projects/{pid}/environments/{quote(eid, safe='')}/deployments/current"
+            raise Reply(200, {**deployment, "_links": {"self": {"href": href}}})
+        m = re.fullmatch(r"/logs/([^/]+)", tail)
+        if m and method == "GET":
+            self.log_route(req, pid, env, m.group(1), h)
+
+    def log_route(
+        self, req: Request, pid: str, env: dict[str, Any], log_type: str, h: BaseHTTPRequestHandler
+    ) -> None:
+        """Homeport's `logs/{type}`: the last `lines` lines as text/plain, and with
+        `follow=true` a chunked stream that goes on with `log_follow_lines`."""
+        if log_type not in ("app", "cron", "deploy", "post-deploy"):
+            raise error(400, f"Unknown log type: {log_type}")
+        deployment = self.deployments.get((pid, env["id"]))
+        if deployment is None:
+            raise error(404, "Current deployment not found.")
+        app = req.query.get("app", [""])[0] or sorted(deployment["webapps"])[0]
+        if app.partition("--")[0] not in deployment["webapps"]:
+            raise error(404, f"Application not found: {app}")
+        count = int(req.query.get("lines", ["100"])[0])
+        stored = self.app_logs.get((pid, env["id"], log_type, app), [])
+        text = "".join(line + "\n" for line in stored[-count:]).encode()
+        if req.query.get("follow", [""])[0] != "true":
+            h.send_response(200)
+            h.send_header("Content-Type", "text/plain; charset=utf-8")
+            h.send_header("Content-Length", str(len(text)))
+            h.end_headers()
+            h.wfile.write(text)
+            raise Reply(200, None, "stream")
+        h.send_response(200)
+        h.send_header("Content-Type", "text/plain; charset=utf-8")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+
+        def chunk(data: bytes) -> None:
+            h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            h.wfile.flush()
+
+        extra, ends, delay = list(self.log_follow_lines), self.log_follow_ends, self.log_delay
+        self.lock.release()
+        try:
+            if text:
+                chunk(text)
+            for line in extra:
+                if delay:
+                    time.sleep(delay)
+                chunk(line.encode() + b"\n")
+            if ends:
+                h.wfile.write(b"0\r\n\r\n")
+                h.wfile.flush()
+            else:
+                # Like `tail -f`: nothing more, until the client goes away.
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    ready, _, _ = select.select([h.connection], [], [], 0.05)
+                    if ready and not h.connection.recv(1):
+                        break
+        except OSError:
+            pass
+        finally:
+            self.lock.acquire()
+        h.close_connection = True
+        raise Reply(200, None, "stream")
 
     def env_operation(
         self, req: Request, user_id: str, pid: str, env: dict[str, Any], op: str

@@ -29,10 +29,14 @@ def free_port() -> int:
 class ServerProcess:
     """Starts ``homeport serve`` with its own data dir; ``stop()`` sends SIGTERM."""
 
-    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, extra_env: dict[str, str] | None = None, router: bool = False
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.ssh_port = free_port()
+        # The router (nginx) only for the tests that reach apps through it.
+        self.router_port = free_port() if router else None
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"server-{self.port}.log"
         self.env = {
@@ -41,6 +45,7 @@ class ServerProcess:
             "HOMEPORT_BIND": f"127.0.0.1:{self.port}",
             "HOMEPORT_SSH_BIND": f"127.0.0.1:{self.ssh_port}",
             "HOMEPORT_LOG_LEVEL": "info",
+            "HOMEPORT_ROUTER_BIND": f"127.0.0.1:{self.router_port}" if router else "off",
             **(extra_env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

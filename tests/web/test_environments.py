@@ -28,7 +28,8 @@ def test_branch_then_worker_activates_and_copies_data(api: Api, admin: str, pid:
     with api.state.db.session() as s:
         main = envs.get_environment(s, get_project(s, pid), "main")
         main_dir = envs.data_dir(api.state.settings.environments_dir, main)
-    main_dir.mkdir(parents=True)
+    # The production environment has its data area from the project's creation.
+    assert main_dir.is_dir()
     (main_dir / "upload.txt").write_text("hello")
     r = api.post(
         f"/projects/{pid}/environments/main/branch",

@@ -88,6 +88,26 @@ CASES: dict[str, tuple[Call, dict[str, Any], tuple[str, str] | None]] = {
         expect({D, P, R}, {V, C}),
         ("dev", "#redeploy"),
     ),
+    "deploy main": (
+        lambda w: ("POST", f"/projects/{w.pid}/environments/main/deploy", {}),
+        expect({M, P, R}, set()),
+        ("main", "#deploy"),
+    ),
+    "deploy dev": (
+        lambda w: ("POST", f"/projects/{w.pid}/environments/dev/deploy", {}),
+        expect({D, P, R}, {V, C}),
+        ("dev", "#deploy"),
+    ),
+    "deployments of dev": (
+        lambda w: ("GET", f"/projects/{w.pid}/environments/dev/deployments", None),
+        expect(SEE_DEV, set()),
+        None,
+    ),
+    "routes of main": (
+        lambda w: ("GET", f"/projects/{w.pid}/environments/main/routes", None),
+        expect(SEE_PROD, set()),
+        None,
+    ),
     "deactivate dev": (
         lambda w: ("POST", f"/projects/{w.pid}/environments/dev/deactivate", None),
         expect({D, P, R}, {V, C}),

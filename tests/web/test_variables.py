@@ -193,6 +193,7 @@ def test_sensitive_value_never_leaves(
     # A failed update with the marker in the body must not echo it either.
     api.patch(f"{url}/env%3APLATFORMSH_CLI_TOKEN", admin, json={"value": marker, "is_json": True})
     api.post(url, admin, json={"name": "bad name", "value": marker})
+    drain(api)  # the redeploys the changes caused: their logs must not carry it either
     for aid in [a["id"] for a in api.get(f"/projects/{pid}/activities", admin).json()]:
         api.get(f"/projects/{pid}/activities/{aid}/log", admin)
     assert not [t for t in api.seen if marker in t]

@@ -59,6 +59,17 @@ COMMANDS: tuple[Spec, ...] = (
     ),
     Spec("activity:log", _C + "activity:ActivityLog", "Display the log for an activity"),
     Spec(
+        "app:config-get",
+        _C + "deployment:AppConfigGet",
+        "Show the configuration of an app",
+    ),
+    Spec(
+        "app:list",
+        _C + "deployment:AppList",
+        "List the apps deployed on an environment",
+        ("apps",),
+    ),
+    Spec(
         "auth:api-token-login", _C + "auth:ApiTokenLogin", "Log in to Homeport using an API token"
     ),
     Spec(
@@ -137,6 +148,13 @@ COMMANDS: tuple[Spec, ...] = (
         ("environments", "env"),
     ),
     Spec(
+        "environment:logs",
+        _C + "deployment:EnvironmentLogs",
+        "Read the logs of an app on an environment",
+        ("log",),
+        ("logs",),
+    ),
+    Spec(
         "environment:push",
         _C + "git:EnvironmentPush",
         "Push code to an environment",
@@ -147,6 +165,18 @@ COMMANDS: tuple[Spec, ...] = (
         _C + "environment:EnvironmentRedeploy",
         "Redeploy an environment",
         ("redeploy",),
+    ),
+    Spec(
+        "environment:url",
+        _C + "deployment:EnvironmentUrl",
+        "Show the public URLs of an environment",
+        ("url",),
+    ),
+    Spec(
+        "mount:list",
+        _C + "deployment:MountList",
+        "List the mounts of an app",
+        ("mounts",),
     ),
     Spec("project:create", _C + "project:ProjectCreate", "Create a new project", ("create",)),
     Spec("project:delete", _C + "project:ProjectDelete", "Delete a project"),
@@ -168,6 +198,14 @@ COMMANDS: tuple[Spec, ...] = (
         _C + "project:ProjectList",
         "Get a list of all active projects",
         ("projects", "pro"),
+    ),
+    Spec("route:get", _C + "deployment:RouteGet", "Show one route of an environment"),
+    Spec(
+        "route:list",
+        _C + "deployment:RouteList",
+        "List the routes of an environment",
+        ("routes",),
+        ("environment:routes",),
     ),
     Spec("ssh-key:add", _C + "ssh_key:SshKeyAdd", "Add a new SSH key"),
     Spec("ssh-key:delete", _C + "ssh_key:SshKeyDelete", "Delete an SSH key"),

@@ -73,6 +73,17 @@ def data_dir(environments_root: Path, env: Environment) -> Path:
     return environments_root / env.project_id / env.machine_name / "data"
 
 
+def ensure_data_dirs(session: Session, environments_root: Path, project: Project) -> None:
+    """Every active environment has its data area from the moment it is active (the
+    production one is active from the project's creation)."""
+    for env in session.scalars(
+        select(Environment).where(
+            Environment.project_id == project.id, Environment.status == "active"
+        )
+    ):
+        data_dir(environments_root, env).mkdir(parents=True, exist_ok=True)
+
+
 def list_environments(session: Session, project: Project) -> Sequence[Environment]:
     """The project's environments, the main one first, then by name."""
     query = select(Environment).where(Environment.project_id == project.id)
@@ -262,6 +273,27 @@ def redeploy(session: Session, grants: ProjectGrants, env: Environment) -> Activ
         .add(" redeployed environment ")
         .add(env_markup(env.name, env.title)),
         pending=True,
+    )
+
+
+def redeploy_for_variables(session: Session, actor: Account, env: Environment) -> Activity | None:
+    """An environment-level variable changed: redeploy that environment, as Platform.sh
+    does (not its children). The caller already passed `manage_variables`, an admin
+    right like `redeploy`. Inactive environments pick the change up when activated."""
+    if env.status != "active":
+        return None
+    env.needs_redeploy = True
+    return _env_activity(
+        session,
+        actor,
+        env,
+        "environment.redeploy",
+        Phrase()
+        .add(activities.user_markup(actor))
+        .add(" redeployed environment ")
+        .add(env_markup(env.name, env.title)),
+        pending=True,
+        parameters={"reason": "variables"},
     )
 
 

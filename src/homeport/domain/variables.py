@@ -196,7 +196,7 @@ def _record(
     )
     if env is not None:
         phrase.add(" on environment ").add(env_markup(env.name, env.title))
-        # The deploy comes with the runtime; until then the environment is marked.
+        # Marked until the redeploy that the change causes has run.
         env.needs_redeploy = True
     return activities.record(
         session,

@@ -27,6 +27,7 @@ from homeport.git.repos import GitError, repo_path
 from homeport.settings import Settings
 from homeport.store.db import Database
 from homeport.store.models import Account, Activity
+from homeport.store.wake import wake
 
 FOLLOW_SECONDS = 3600.0  # as long as a git push may take
 INTERNAL_ERROR = "Homeport: an internal error stopped this update; the branch did not move"
@@ -95,6 +96,7 @@ def proc_receive(reader: BinaryIO, writer: BinaryIO, err: TextIO, env: Mapping[s
     started = [aid for r in results for aid in r.activity_ids]
     no_wait = env.get(NO_WAIT_VAR) == "1" or "no-wait" in {o.partition("=")[0] for o in raw_options}
     if settings is not None and started:
+        wake(settings.data_dir)
         _follow(settings, env[PROJECT_VAR], started, err, wait=not no_wait)
     return 0
 
@@ -178,7 +180,7 @@ def _follow_one(db: Database, project_id: str, aid: str, err: TextIO, wait: bool
             if failed and kind in FAILURE_LINES:
                 err.write(f"E: {FAILURE_LINES[kind]}\n")
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
     err.write(f"    Still running; follow it with: platform activity:log {aid}\n")
 
 

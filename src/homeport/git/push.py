@@ -16,6 +16,8 @@ from homeport.domain.errors import DomainError, NotFound
 from homeport.domain.policy import ProjectGrants
 from homeport.git.refs import PushOptions, RefUpdate, refusal
 from homeport.git.repos import GitError, git, update_branch
+from homeport.runtime.appconfig import ConfigError
+from homeport.runtime.repo_config import load_commit_config
 from homeport.store.models import Activity, Environment, Project
 
 MAX_COMMITS_LISTED = 100
@@ -32,12 +34,30 @@ class Scan:
 
 
 def scan(repo: Path, update: RefUpdate, max_file_size: int) -> Scan:
-    """Read the objects a ref update brings: an oversized file, and the commits."""
+    """Read the objects a ref update brings: an oversized file, invalid app
+    configuration, and the commits."""
     oversized = too_large(repo, update, max_file_size)
     if oversized is not None:
         return Scan(oversized, [], 0)
+    invalid = invalid_config(repo, update)
+    if invalid is not None:
+        return Scan(invalid, [], 0)
     listed, count = commits(repo, update)
     return Scan(None, listed, count)
+
+
+def invalid_config(repo: Path, update: RefUpdate) -> str | None:
+    """Why the pushed commit's app configuration is refused, or None (platform-deploy.md
+    §2.1: invalid configuration changes nothing on the server)."""
+    if update.deleting:
+        return None
+    try:
+        load_commit_config(repo, update.new)
+    except ConfigError as exc:
+        first, more = exc.errors[0], len(exc.errors) - 1
+        extra = f" (and {more} more)" if more else ""
+        return f"Homeport: invalid configuration: {first}{extra}"
+    return None
 
 
 @dataclass

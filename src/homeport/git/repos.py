@@ -15,9 +15,11 @@ from pathlib import Path
 
 ZERO = "0" * 40
 _HOOK = """#!/bin/sh
-# Homeport: every branch update is checked by the access policy and recorded.
-exec {python} -m homeport.git.hook proc-receive
+# Homeport: every branch update is checked by the access policy and recorded, by the
+# running server (the client hands it this hook's pipes), else by this process alone.
+exec {python} -I -S {client}
 """
+_CLIENT = Path(__file__).with_name("hook_client.py")
 
 
 class GitError(Exception):
@@ -74,11 +76,16 @@ def create_repo(git_root: Path, project_id: str, default_branch: str) -> Path:
         ("receive.maxInputSize", "4g"),
     ):
         git(path, "config", key, value)
+    install_hook(path)
+    return path
+
+
+def install_hook(path: Path) -> None:
+    """(Re)write the repository's `proc-receive` hook for this installation."""
     hook = path / "hooks" / "proc-receive"
     hook.parent.mkdir(exist_ok=True)
-    hook.write_text(_HOOK.format(python=sys.executable))
+    hook.write_text(_HOOK.format(python=sys.executable, client=_CLIENT))
     hook.chmod(0o700)
-    return path
 
 
 def delete_repo(git_root: Path, project_id: str) -> None:

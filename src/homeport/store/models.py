@@ -332,3 +332,26 @@ class Backup(Timestamped, Base):
     size_used: Mapped[int] = mapped_column(BigInteger, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     activity_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class Deployment(Base):
+    """What runs on an environment now: the deployed commit, apps, routes and processes.
+
+    One row per environment (Platform.sh only exposes ``current``); the document is
+    the API's ``Deployment`` body, the processes are where each app listens.
+    """
+
+    __tablename__ = "deployments"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment_pk: Mapped[int] = mapped_column(
+        ForeignKey("environments.pk", ondelete="CASCADE"), unique=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    processes: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

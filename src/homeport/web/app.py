@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from homeport import __version__
 from homeport.settings import Settings
+from homeport.web import cli_installer
 from homeport.web.body_limit import BodyLimitMiddleware
 from homeport.web.console import install_console
 from homeport.web.errors import install_error_handlers
@@ -14,6 +15,7 @@ from homeport.web.routes import (
     access,
     activities,
     backups,
+    deployments,
     environments,
     health,
     oauth2,
@@ -48,8 +50,11 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         activities,
         variables,
         backups,
+        deployments,
     ):
         app.include_router(module.router)
+    # The CLI installer and the client it installs (public, like the client's code).
+    app.include_router(cli_installer.make_router(settings.public_url or None))
     # The web console: its pages, static files and security headers, and "/" -> /console/.
     install_console(app)
     # Git's smart HTTP, served by git itself; its bodies are packs, bounded by git.

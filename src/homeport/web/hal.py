@@ -134,8 +134,22 @@ def project_view(
     }
 
 
-def environment_view(env: Environment, grants: ProjectGrants) -> dict[str, Any]:
-    """An environment with the ``#`` operations its state and the caller allow."""
+def primary_url(routes: dict[str, Any]) -> str | None:
+    """The URL of the primary route (else the first upstream, else the first)."""
+    if not routes:
+        return None
+    for url, route in routes.items():
+        if route.get("primary"):
+            return url
+    upstreams = [u for u, r in routes.items() if r.get("type") == "upstream"]
+    return (upstreams or list(routes))[0]
+
+
+def environment_view(
+    env: Environment, grants: ProjectGrants, routes: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An environment with the ``#`` operations its state and the caller allow;
+    ``routes`` (of its current deployment) fill `public-url` and `pf:routes`."""
     self_path = env_path(env.project_id, env.name)
     links: dict[str, Any] = {
         "self": link(self_path),
@@ -156,6 +170,12 @@ def environment_view(env: Environment, grants: ProjectGrants) -> dict[str, Any]:
     allow("#activate", "activate", env.status == "inactive", f"{self_path}/activate")
     allow("#deactivate", "deactivate", active and not env.is_main, f"{self_path}/deactivate")
     allow("#redeploy", "redeploy", active, f"{self_path}/redeploy")
+    allow("#deploy", "redeploy", active, f"{self_path}/deploy")
+    if routes and active:
+        links["public-url"] = {"href": primary_url(routes)}
+        links["pf:routes"] = [{"href": url} for url in routes]
+        links["#routes"] = link(f"{self_path}/routes")
+        links["#deployments"] = link(f"{self_path}/deployments")
     allow("#backup", "backup", active, f"{self_path}/backup")
     allow("#manage-variables", "manage_variables", True, f"{self_path}/variables")
     # At least one child type must be reachable for the link to make sense.
@@ -176,7 +196,7 @@ def environment_view(env: Environment, grants: ProjectGrants) -> dict[str, Any]:
         "has_code": env.has_code,
         "has_remote": False,
         "has_domains": False,
-        "has_deployment": env.last_deployment_at is not None,
+        "has_deployment": bool(routes) or env.last_deployment_at is not None,
         "head_commit": env.head_commit,
         "clone_parent_on_create": env.clone_parent_on_create,
         "deployment_target": "local",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from homeport.domain.auth import AuthKeys
 from homeport.domain.ratelimit import FailureLimiter
@@ -31,6 +33,8 @@ class AppState:
     log_slots: StreamSlots
     log_watch: LogWatch
     wake_event: threading.Event = field(default_factory=threading.Event)
+    # Set by `homeport serve` when it runs the apps: group → process → state.
+    process_state: Callable[[str], dict[str, dict[str, Any]]] | None = None
 
     def wake_worker(self) -> None:
         """Tell an in-process worker that pending work was just committed."""

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
 
+from sqlalchemy import select
+
 from homeport.domain import backups
 from homeport.domain import environments as envs
 from homeport.domain.backup_archive import (
@@ -18,8 +20,10 @@ from homeport.domain.backup_archive import (
     write_archive,
 )
 from homeport.domain.projects import get_project
+from homeport.git.repos import ZERO, GitError, branch_head, git, repo_path, update_branch
+from homeport.runtime.sandbox import give_to_sandbox
 from homeport.store.blobstore import BlobStore
-from homeport.store.models import Backup
+from homeport.store.models import Backup, Deployment
 from homeport.store.types import utcnow
 from homeport.worker.context import ActivityContext, TaskFailed
 
@@ -97,7 +101,11 @@ def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityConte
                 "variables": backups.variables_snapshot(session, project, env),
             }
             key = backups.blob_key(project.id, env, backup_id)
-            env_pk, env_name, commit = env.pk, env.name, env.head_commit
+            # The code of a backup is what runs, else what was pushed last.
+            deployed = session.scalar(
+                select(Deployment.commit).where(Deployment.environment_pk == env.pk)
+            )
+            env_pk, env_name, commit = env.pk, env.name, deployed or env.head_commit
         data_dir.mkdir(parents=True, exist_ok=True)
         area = data_dir.parent
         if safe:
@@ -162,6 +170,26 @@ def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityConte
     return backup
 
 
+def _code_to_restore(ctx: ActivityContext, branch: str, commit: str | None) -> str | None:
+    """Reset the branch to the backup's commit; the deploy that follows runs it."""
+    if not commit:
+        ctx.log("Code: the backup recorded no commit; the code was left as it is.")
+        return None
+    repo = repo_path(ctx.settings.git_dir, ctx.activity.project_id)
+    current = branch_head(repo, branch)
+    if current == commit:
+        ctx.log(f"Code: {branch} is already at the backup's commit {commit[:7]}.")
+        return None
+    try:
+        git(repo, "cat-file", "-e", f"{commit}^{{commit}}")
+        update_branch(repo, branch, commit, current or ZERO)
+    except GitError:
+        ctx.log(f"Code: commit {commit[:7]} is no longer in the repository; the code was kept.")
+        return None
+    ctx.log(f"Code: {branch} was reset to the backup's commit {commit[:7]}.")
+    return commit
+
+
 def make_restore_handler(blobs: BlobStore) -> Callable[[ActivityContext], None]:
     """The ``environment.restore`` handler over ``blobs``."""
 
@@ -192,16 +220,18 @@ def make_restore_handler(blobs: BlobStore) -> Callable[[ActivityContext], None]:
         except ArchiveError as exc:
             ctx.log(f"The archive failed verification; nothing was changed: {exc}")
             raise
-        if params.get("restore_code", True):
-            ctx.log(
-                f"Code: the backup recorded commit {commit or '(none)'}. Redeploying a recorded "
-                "commit arrives with the application runtime; the code was left as it is."
-            )
+        # Restored files belong to whoever wrote them: hand the mounts back to the apps.
+        give_to_sandbox(data_dir / "mounts")
+        reset_to = (
+            _code_to_restore(ctx, target.name, commit) if params.get("restore_code", True) else None
+        )
         with ctx.session() as session:
             project = get_project(session, ctx.activity.project_id)
             target = envs.get_environment(session, project, ctx.activity.environments[0])
             if target.status == "dirty":
                 target.status = "active"
+            if reset_to is not None:
+                target.head_commit = reset_to
             target.needs_redeploy = True
         ctx.log("The data was restored.")
 

@@ -53,8 +53,12 @@ class Worker:
         handlers: Mapping[str, Handler],
         wake_event: threading.Event | None = None,
         on_failed: Callable[[ActivitySnapshot], None] | None = None,
+        skip_types: frozenset[str] = frozenset(),
     ) -> None:
         self.db = db
+        # Types this worker leaves to another (the runtime's activities, when another
+        # process owns the runtime).
+        self.skip_types = skip_types
         self.settings = settings
         self.handlers = dict(handlers)
         self.host = socket.gethostname()
@@ -145,11 +149,11 @@ class Worker:
             )
         )
         with self.db.session(write=True) as session:
+            query = select(Activity).where(Activity.state == "pending", ~running_same_queue)
+            if self.skip_types:
+                query = query.where(Activity.type.not_in(sorted(self.skip_types)))
             candidates = session.scalars(
-                select(Activity)
-                .where(Activity.state == "pending", ~running_same_queue)
-                .order_by(Activity.created_at, Activity.pk)
-                .limit(20)
+                query.order_by(Activity.created_at, Activity.pk).limit(20)
             ).all()
             if not candidates:
                 return None

@@ -17,11 +17,14 @@ from homeport.domain import backups
 from homeport.domain import environments as envs
 from homeport.domain.backup_archive import recover_interrupted
 from homeport.domain.projects import get_project
+from homeport.runtime.local import LocalRuntime
+from homeport.runtime.sandbox import give_to_sandbox
 from homeport.settings import Settings
 from homeport.store.blobstore import BlobStoreError, open_blob_store
 from homeport.store.db import Database
 from homeport.store.models import Backup, Environment
 from homeport.store.types import utcnow
+from homeport.worker import deploy_tasks
 from homeport.worker.backup_tasks import (
     make_backup_handler,
     make_restore_handler,
@@ -56,6 +59,7 @@ def branch(ctx: ActivityContext) -> None:
     if params.get("clone_parent", True) and parent_dir.is_dir():
         ctx.log("Copying the parent environment's data")
         shutil.copytree(parent_dir, child_dir, symlinks=True)
+        give_to_sandbox(child_dir / "mounts")
     else:
         child_dir.mkdir(parents=True, exist_ok=True)
     ctx.progress(90)
@@ -83,6 +87,7 @@ def activate(ctx: ActivityContext) -> None:
             area.rmdir()
         area.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(source, area, symlinks=True)
+        give_to_sandbox(area / "mounts")
     elif params.get("clone_note"):
         ctx.log(str(params["clone_note"]))
     area.mkdir(parents=True, exist_ok=True)
@@ -92,28 +97,16 @@ def activate(ctx: ActivityContext) -> None:
     ctx.log(f"Environment {env.name} is active")
 
 
-def push(ctx: ActivityContext) -> None:
-    """A push to an active environment: hand over to the deploy step.
-
-    Until the application runtime exists there is nothing to build or deploy, and
-    the log says so.
-    """
-    _nothing_to_deploy(
-        ctx, "  Nothing to deploy: no application runtime is configured on this server yet."
-    )
-
-
-def _nothing_to_deploy(ctx: ActivityContext, note: str) -> None:
-    """Log the deploy step the runtime will fill in, and record it as done."""
-    with ctx.session() as session:
-        name = _environment(ctx, session).name
-    ctx.log(f"Redeploying environment {name}")
-    ctx.log(note)
+def _nothing_to_deploy(ctx: ActivityContext) -> None:
+    """Without a runtime in this process (API tests): record the deploy step as done."""
     with ctx.session() as session:
         env = _environment(ctx, session)
+        name = env.name
         env.needs_redeploy = False
         env.last_deployment_at = utcnow()
         env.last_deployment_successful = True
+    ctx.log(f"Redeploying environment {name}")
+    ctx.log("  Nothing to deploy: this worker runs no application runtime.")
 
 
 def deactivate(ctx: ActivityContext) -> None:
@@ -130,13 +123,6 @@ def deactivate(ctx: ActivityContext) -> None:
     ctx.log(f"Environment {env.name} is inactive")
 
 
-def redeploy(ctx: ActivityContext) -> None:
-    """Redeploy: until the runtime exists there is no process to restart."""
-    _nothing_to_deploy(
-        ctx, "No application runtime is configured on this server yet: nothing to restart."
-    )
-
-
 def test_only_slow(ctx: ActivityContext) -> None:
     """TEST ONLY (``HOMEPORT_TEST_HANDLERS=1``): logs a line per step, then sleeps."""
     steps = int(ctx.activity.parameters.get("steps", 10))
@@ -148,18 +134,52 @@ def test_only_slow(ctx: ActivityContext) -> None:
         time.sleep(delay)
 
 
-def default_handlers(settings: Settings) -> Mapping[str, Handler]:
-    """The handler of each long-running activity type."""
+def _with_runtime(runtime: LocalRuntime, first: Handler | None, kind: str) -> Handler:
+    """``first`` (the data side of the activity), then the runtime's deploy."""
+
+    def handler(ctx: ActivityContext) -> None:
+        if first is not None:
+            first(ctx)
+        deploy_tasks.deploy(ctx, runtime, kind)
+
+    return handler
+
+
+def _stopping(runtime: LocalRuntime) -> Handler:
+    def handler(ctx: ActivityContext) -> None:
+        deploy_tasks.stop(ctx, runtime)
+        deactivate(ctx)
+
+    return handler
+
+
+def default_handlers(
+    settings: Settings, runtime: LocalRuntime | None = None
+) -> Mapping[str, Handler]:
+    """The handler of each long-running activity type (the runtime's ones only when
+    this process runs the runtime)."""
     blobs = open_blob_store(settings.backup_url, os.environ)
+    restore = make_restore_handler(blobs)
     handlers: dict[str, Handler] = {
+        "environment.backup": make_backup_handler(blobs, settings.backup_quota),
         "environment.branch": branch,
         "environment.activate": activate,
-        "environment.push": push,
+        "environment.push": _nothing_to_deploy,
         "environment.deactivate": deactivate,
-        "environment.redeploy": redeploy,
-        "environment.backup": make_backup_handler(blobs, settings.backup_quota),
-        "environment.restore": make_restore_handler(blobs),
+        "environment.redeploy": _nothing_to_deploy,
+        "environment.restore": restore,
     }
+    if runtime is not None:
+        handlers.update(
+            {
+                "environment.branch": _with_runtime(runtime, branch, "activate"),
+                "environment.activate": _with_runtime(runtime, activate, "activate"),
+                "environment.push": _with_runtime(runtime, None, "push"),
+                "environment.deactivate": _stopping(runtime),
+                "environment.redeploy": _with_runtime(runtime, None, "redeploy"),
+                "environment.restore": _with_runtime(runtime, restore, "push"),
+            }
+        )
     if settings.test_handlers:
         handlers["test.only.slow"] = test_only_slow
     return handlers
@@ -204,13 +224,19 @@ def clean_up_failed(settings: Settings, db: Database, activity: ActivitySnapshot
 
 
 def make_worker(
-    settings: Settings, db: Database, wake_event: threading.Event | None = None
+    settings: Settings,
+    db: Database,
+    wake_event: threading.Event | None = None,
+    runtime: LocalRuntime | None = None,
+    leave_runtime_types: bool = False,
 ) -> Worker:
-    """A worker with every handler and the crash clean-up wired in."""
+    """A worker with every handler and the crash clean-up wired in. With
+    ``leave_runtime_types`` it never claims what another process's runtime must run."""
     return Worker(
         db,
         settings,
-        default_handlers(settings),
+        default_handlers(settings, runtime),
         wake_event,
         on_failed=lambda a: clean_up_failed(settings, db, a),
+        skip_types=deploy_tasks.RUNTIME_TYPES if leave_runtime_types else frozenset(),
     )

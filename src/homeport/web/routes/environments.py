@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import Field
+from sqlalchemy import select
 
 from homeport.domain import backups
 from homeport.domain import environments as envs
 from homeport.git import sync
+from homeport.store.models import Deployment
 from homeport.web.deps import DbSession, State
 from homeport.web.hal import environment_view
 from homeport.web.project_deps import ProjectCtx
@@ -36,11 +38,22 @@ class EnvironmentPatch(Strict):
     parent: str | None = Field(default=None, max_length=64)
 
 
+def deployed_routes(session: DbSession, project_id: str) -> dict[int, dict[str, Any]]:
+    """Environment pk → the routes of its current deployment (one query)."""
+    rows = session.execute(
+        select(Deployment.environment_pk, Deployment.document).where(
+            Deployment.project_id == project_id
+        )
+    ).all()
+    return {pk: dict((document or {}).get("routes", {})) for pk, document in rows}
+
+
 @router.get("/projects/{project_id}/environments")
 def list_environments(ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any]]:
     """The environments the caller may view (a plain array)."""
+    routes = deployed_routes(session, ctx.project.id)
     return [
-        environment_view(e, ctx.grants)
+        environment_view(e, ctx.grants, routes.get(e.pk))
         for e in envs.list_environments(session, ctx.project)
         if ctx.grants.can_env("view", e.type)
     ]
@@ -49,7 +62,8 @@ def list_environments(ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any
 @router.get(ENV)
 def get_environment(environment_id: str, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
     """One environment."""
-    return environment_view(ctx.environment(session, environment_id), ctx.grants)
+    env = ctx.environment(session, environment_id)
+    return environment_view(env, ctx.grants, deployed_routes(session, ctx.project.id).get(env.pk))
 
 
 @router.patch(ENV)
@@ -128,6 +142,22 @@ def redeploy_environment(
     environment_id: str, ctx: ProjectCtx, session: DbSession
 ) -> dict[str, Any]:
     """``#redeploy``: redeploy an active environment."""
+    env = ctx.environment(session, environment_id, "redeploy")
+    activity = envs.redeploy(session, ctx.grants, env)
+    return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])
+
+
+class DeployInput(Strict):
+    """``#deploy``: Homeport deploys at once (no staged changes), so this redeploys."""
+
+    strategy: str = Field(default="stopstart", pattern="^(stopstart|rolling)$")
+
+
+@router.post(ENV + "/deploy")
+def deploy_environment(
+    environment_id: str, body: DeployInput, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """``#deploy``: with automatic deployments there is nothing staged; it redeploys."""
     env = ctx.environment(session, environment_id, "redeploy")
     activity = envs.redeploy(session, ctx.grants, env)
     return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])

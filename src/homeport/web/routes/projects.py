@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 
 from homeport.domain import backups, policy, projects
+from homeport.domain import environments as envs
 from homeport.domain.errors import Forbidden
 from homeport.domain.policy import load_grants
 from homeport.git import repos
@@ -59,6 +60,8 @@ def create_project(
     )
     # The repository exists before anyone hears of the project.
     repos.create_repo(state.settings.git_dir, project.id, project.default_branch)
+    session.flush()
+    envs.ensure_data_dirs(session, state.settings.environments_dir, project)
     grants = load_grants(session, actor.account, project)
     view = project_view(project, grants, base_url(request, state), _ssh_port(state))
     return accepted(201, view, [activity])

@@ -8,9 +8,10 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from pydantic import Field
 
+from homeport.domain import environments as envs
 from homeport.domain import variables as vars_
 from homeport.domain.errors import Forbidden
-from homeport.store.models import Environment
+from homeport.store.models import Activity, Environment
 from homeport.web.deps import DbSession, State
 from homeport.web.hal import env_path, link, project_path
 from homeport.web.project_deps import ProjectContext, ProjectCtx
@@ -164,6 +165,14 @@ def list_environment_variables(
     return [_view(ctx, v, env, write) for v in vars_.list_environment(session, ctx.project, env)]
 
 
+def _with_redeploy(
+    session: DbSession, ctx: ProjectContext, env: Environment, activity: Activity
+) -> list[Activity]:
+    """The variable's activity, and the redeploy it causes on an active environment."""
+    redeploy = envs.redeploy_for_variables(session, ctx.grants.account, env)
+    return [activity] if redeploy is None else [activity, redeploy]
+
+
 @router.post(ENV, status_code=201)
 def create_environment_variable(
     environment_id: str, body: VariableCreate, ctx: ProjectCtx, session: DbSession, state: State
@@ -174,7 +183,7 @@ def create_environment_variable(
         session, state.secret_box, ctx.grants.account, ctx.project, env, body.to_input(body.name)
     )
     view = _view(ctx, vars_.Listed(row, False, env.name), env, True)
-    return ctx.accepted(session, 201, view, [activity])
+    return ctx.accepted(session, 201, view, _with_redeploy(session, ctx, env, activity))
 
 
 @router.get(ENV + "/{name}")
@@ -209,7 +218,7 @@ def patch_environment_variable(
         body.to_input(body.name),
     )
     view = _view(ctx, vars_.Listed(row, False, env.name), env, True)
-    return ctx.accepted(session, 200, view, [activity])
+    return ctx.accepted(session, 200, view, _with_redeploy(session, ctx, env, activity))
 
 
 @router.delete(ENV + "/{name}")
@@ -220,4 +229,4 @@ def delete_environment_variable(
     env = ctx.environment(session, environment_id, "manage_variables")
     listed = vars_.get_listed(session, ctx.project, env, name)
     activity = vars_.delete(session, ctx.grants.account, ctx.project, env, listed)
-    return ctx.accepted(session, 200, None, [activity])
+    return ctx.accepted(session, 200, None, _with_redeploy(session, ctx, env, activity))

@@ -16,6 +16,7 @@ from homeport.domain import backups
 from homeport.domain import environments as envs
 from homeport.domain.errors import DomainError, NotFound
 from homeport.git import sync
+from homeport.runtime.logs import log_file, tail
 from homeport.store.models import Activity, Environment
 from homeport.web.console.deps import ConsoleRoute, Me, Person, ProjectPage, render, see_other
 from homeport.web.console.present import activity_item
@@ -23,6 +24,8 @@ from homeport.web.deps import DbSession, State
 from homeport.web.hal import environment_view
 from homeport.web.project_deps import ProjectContext
 from homeport.web.routes.backups import backup_view
+from homeport.web.routes.deployments import current_document
+from homeport.web.state import AppState
 
 router = APIRouter(route_class=ConsoleRoute)
 ENV = "/projects/{project_id}/environments/{env_name}"
@@ -58,6 +61,45 @@ def _to_activity(ctx: ProjectContext, activity: Activity) -> Response:
     return see_other(f"/console/projects/{ctx.project.id}/activities/{activity.id}")
 
 
+def deployment_summary(
+    state: AppState, ctx: ProjectContext, session: Session, env: Environment
+) -> dict[str, Any] | None:
+    """What the environment page shows of the running deployment: apps with their
+    process state, routes, and (for those who may read logs) the tail of each log."""
+    document = current_document(session, env)
+    if document is None:
+        return None
+    group = f"{ctx.project.id}/{env.machine_name}"
+    processes = state.process_state(group) if state.process_state else {}
+    apps = [
+        {
+            "name": name,
+            "type": app.get("type"),
+            "tree": str(app.get("tree_id", ""))[:7],
+            "state": processes.get(name, {}).get("state", "unknown"),
+            "restarts": processes.get(name, {}).get("restarts", 0),
+        }
+        for name, app in sorted(document.get("webapps", {}).items())
+    ]
+    logs: dict[str, str] = {}
+    if ctx.grants.can_env("ssh", env.type):
+        for kind in ("app", "deploy", "post-deploy"):
+            path = log_file(
+                state.settings.runtime_dir, ctx.project.id, env.machine_name, kind, None
+            )
+            logs[kind] = tail(path, 20)
+    return {
+        "apps": apps,
+        "routes": [
+            {"url": url, "type": r.get("type"), "to": r.get("to") or r.get("upstream")}
+            for url, r in document.get("routes", {}).items()
+        ],
+        "commit": document.get("fingerprint"),
+        "updated_at": document.get("updated_at"),
+        "logs": logs,
+    }
+
+
 def _env_page(
     request: Request,
     person: Person,
@@ -80,6 +122,7 @@ def _env_page(
         for e in envs.list_environments(session, ctx.project)
         if e.parent == env.name and ctx.grants.can_env("view", e.type)
     ]
+    state: AppState = request.app.state.homeport
     return render(
         request,
         "console/environments/show.html",
@@ -87,6 +130,7 @@ def _env_page(
         status=status,
         ctx=ctx,
         links=links,
+        deployment=deployment_summary(state, ctx, session, env),
         branch_types=[t for t in envs.BRANCHABLE_TYPES if ctx.grants.can_branch(env.type, t)],
         children=children,
         activities=[activity_item(a) for a in rows],

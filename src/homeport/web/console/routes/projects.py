@@ -96,6 +96,8 @@ def create_project(
         values = {"title": title, "default_branch": default_branch, "description": description}
         return _project_list(request, person, session, state, exc.status, exc, values)
     repos.create_repo(state.settings.git_dir, project.id, project.default_branch)
+    session.flush()
+    envs.ensure_data_dirs(session, state.settings.environments_dir, project)
     return see_other(f"/console/projects/{project.id}?done=project-created")
 
 

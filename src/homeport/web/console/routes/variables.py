@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from homeport.domain import environments as envs
 from homeport.domain import variables as vars_
 from homeport.domain.errors import DomainError, Forbidden
 from homeport.store.models import Environment, Variable
@@ -202,6 +203,7 @@ def _create(
             vars_.create(
                 session, state.secret_box, person.account, level.ctx.project, level.env, data
             )
+            _redeploy(session, person, level)
     except DomainError as exc:
         if exc.status in (403, 404):
             raise
@@ -231,6 +233,7 @@ def _update(
                 listed,
                 _input(form, level, listed.row),
             )
+            _redeploy(session, person, level)
     except DomainError as exc:
         if exc.status in (403, 404):
             raise
@@ -261,7 +264,14 @@ def _delete(session: Session, person: Person, level: Level, name: str) -> Respon
     level.require_write()
     listed = vars_.get_listed(session, level.ctx.project, level.env, name)
     vars_.delete(session, person.account, level.ctx.project, level.env, listed)
+    _redeploy(session, person, level)
     return see_other(f"{level.url}?done=variable-deleted")
+
+
+def _redeploy(session: Session, person: Person, level: Level) -> None:
+    """An environment-level change redeploys that environment (as on Platform.sh)."""
+    if level.env is not None:
+        envs.redeploy_for_variables(session, person.account, level.env)
 
 
 def _edit_form(

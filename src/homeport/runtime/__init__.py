@@ -1,0 +1,2 @@
+"""The local runtime: app configuration, builds, the sandbox, supervised processes,
+the router."""

@@ -1,0 +1,621 @@
+"""The local runtime: builds, deploys and serves environments on this machine.
+
+One object per server process that owns the data dir. The worker calls
+`deploy`/`stop` from activities; `homeport serve` calls `start` (which brings back
+what was deployed) and `shutdown`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import select
+
+from homeport.domain import environments as envs
+from homeport.domain.projects import get_project
+from homeport.domain.secretbox import SecretBox, load_keys
+from homeport.domain.secrets import ServerSecrets
+from homeport.domain.variables import process_environment
+from homeport.git.repos import branch_head, repo_path
+from homeport.runtime.appconfig import AppConfig, ConfigError, ProjectConfig, expand_routes
+from homeport.runtime.build import Builder, BuildInputs, BuildLog, BuildResult
+from homeport.runtime.contract import (
+    APP_DIR,
+    SOCKET_PATH,
+    AppFacts,
+    RuntimeFacts,
+    runtime_environment,
+    with_app_variables,
+    with_environment_file,
+)
+from homeport.runtime.document import deployment_document
+from homeport.runtime.processes import StepFailed, run
+from homeport.runtime.repo_config import load_commit_config
+from homeport.runtime.router import RouteEntry, Router, RouterError
+from homeport.runtime.router_table import route_entries
+from homeport.runtime.sandbox import Sandbox, SandboxUnavailable, prepare_writable
+from homeport.runtime.supervisor import ProcessSpec, RotatingLog, Supervisor
+from homeport.settings import Settings
+from homeport.store.db import Database
+from homeport.store.models import Deployment, Environment
+from homeport.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+HOOK_TIMEOUT = 3600.0
+
+
+class DeployFailed(Exception):
+    """The deploy could not finish; the message is written for the activity log."""
+
+
+@dataclass
+class _AppRun:
+    """One app of a deploy: its config, build, and where it listens."""
+
+    app: AppConfig
+    build: BuildResult
+    port: int | None
+    socket_host: Path | None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LocalRuntime:
+    """Builds with bubblewrap, supervises processes, and keeps the router's table."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.mode = settings.sandbox
+        self.dir = settings.runtime_dir
+        self.builder = Builder(self.dir, self.mode, float(settings.build_timeout))
+        self.supervisor = Supervisor()
+        self.router: Router | None = None
+        self._box = SecretBox(load_keys(settings.secret_keys, settings.secrets_dir))
+        self._entropy_key = ServerSecrets(settings.secrets_dir).derive("project-entropy")
+        self._lock = threading.Lock()  # one launch at a time: ports, router table
+        self._owner: IO[str] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def acquire(self) -> bool:
+        """Become the one process that runs apps on this data dir (False: another is)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fh = open(self.dir / "owner.lock", "a+")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        self._owner = fh
+        return True
+
+    def start(self) -> None:
+        """Start the supervisor and the router, then bring back every deployment."""
+        self.supervisor.start()
+        bind = self.settings.router_bind
+        if bind is not None:
+            self.router = Router(self.dir / "router", bind[0], bind[1])
+            try:
+                self.router.start()
+            except RouterError as exc:
+                log.error("router not started: %s", exc)
+                self.router = None
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Deployment.project_id, Environment.name)
+                .join(Environment, Environment.pk == Deployment.environment_pk)
+                .where(Environment.status == "active")
+            ).all()
+        for project_id, name in rows:
+            try:
+                self.deploy(project_id, name, lambda _line: None, kind="restore")
+            except (DeployFailed, StepFailed, ConfigError, SandboxUnavailable) as exc:
+                log.error("cannot bring back %s/%s: %s", project_id, name, exc)
+        self.refresh_router()
+
+    def shutdown(self) -> None:
+        """Stop every app process and the router."""
+        self.supervisor.shutdown()
+        if self.router is not None:
+            self.router.stop()
+
+    # --- deploy -------------------------------------------------------------------------
+
+    def entropy(self, project_id: str) -> str:
+        """PLATFORM_PROJECT_ENTROPY: 56 characters, stable for the project's life."""
+        return hmac.new(self._entropy_key, project_id.encode(), hashlib.sha256).hexdigest()[:56]
+
+    def default_host(self, project_id: str, machine_name: str) -> str:
+        """`{default}` of an environment."""
+        return f"{machine_name}-{project_id}.{self.settings.route_domain}".lower()
+
+    def _served_urls(self, routes: dict[str, Any]) -> dict[str, Any]:
+        """Routes as they are reached: with the router's port when it is not 80, so
+        `PLATFORM_ROUTES` and the API name exactly the URLs served."""
+        bind = self.settings.router_bind
+        port = bind[1] if bind else 80
+        if port == 80:
+            return routes
+        hosts = {urlsplit(url).hostname for url in routes}
+
+        def served(url: str) -> str:
+            parts = urlsplit(url)
+            if parts.hostname not in hosts or parts.port is not None:
+                return url
+            return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
+
+        out: dict[str, Any] = {}
+        for url, route in routes.items():
+            route = dict(route)
+            if isinstance(route.get("to"), str):
+                route["to"] = served(route["to"])
+            out[served(url)] = route
+        return out
+
+    def deploy(
+        self,
+        project_id: str,
+        env_name: str,
+        write: Callable[[str], None],
+        *,
+        kind: str = "push",
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Build and deploy an environment's head commit; returns False when there is
+        no code. ``kind``: "push" (new code), "redeploy" (restart and post_deploy
+        only) or "restore" (bring back after a restart, no hooks)."""
+        with self.db.session() as session:
+            project = get_project(session, project_id)
+            env = envs.get_environment(session, project, env_name)
+            repo = repo_path(self.settings.git_dir, project_id)
+            commit = branch_head(repo, env.name)
+            if commit is None:
+                return False
+            previous = session.scalar(select(Deployment).where(Deployment.environment_pk == env.pk))
+            previous_commit = previous.commit if previous else None
+            previous_keys = set((previous.processes or {}).get("builds", [])) if previous else set()
+            machine, env_type, data_dir = (
+                env.machine_name,
+                env.type,
+                envs.data_dir(self.settings.environments_dir, env),
+            )
+        try:
+            config = load_commit_config(repo, commit)
+        except ConfigError as exc:
+            write("E: Error parsing configuration files:")
+            for line in str(exc).splitlines():
+                write(f"    - {line}")
+            raise DeployFailed(
+                "E: Invalid configuration: the environment was not deployed"
+            ) from None
+        if config.services:
+            listed = ", ".join(
+                f"{name} ({spec.get('type', '?')})"
+                for name, spec in sorted(config.services.items())
+            )
+            raise DeployFailed(f"E: services are not supported yet: {listed}")
+        for warning in config.warnings:
+            write(f"W: {warning}")
+        if self.mode == "none":
+            write("W: HOMEPORT_SANDBOX=none: this app runs unsandboxed, as the Homeport user")
+        if not config.apps:
+            write(f"Redeploying environment {env_name}")
+            write("  No .platform.app.yaml in this commit: no application to deploy")
+            return True
+        group = f"{project_id}/{machine}"
+        host = self.default_host(project_id, machine)
+        routes = self._served_urls(expand_routes(config, host, tls=False))
+        runs = self._build_all(project_id, env_name, config, repo, commit, write, cancelled)
+        build_changed = {r.build.key for r in runs} != previous_keys or commit != previous_commit
+        with self._lock:
+            return self._launch(
+                project_id,
+                env_name,
+                machine,
+                env_type,
+                data_dir,
+                group,
+                commit,
+                config,
+                runs,
+                routes,
+                write,
+                kind,
+                build_changed,
+            )
+
+    def _build_all(
+        self,
+        project_id: str,
+        env_name: str,
+        config: ProjectConfig,
+        repo: Path,
+        commit: str,
+        write: Callable[[str], None],
+        cancelled: Callable[[], bool],
+    ) -> list[_AppRun]:
+        runs: list[_AppRun] = []
+        for app in config.apps:
+            with self.db.session() as session:
+                project = get_project(session, project_id)
+                env = envs.get_environment(session, project, env_name)
+                variables = with_app_variables(
+                    app.variables,
+                    process_environment(
+                        session, self._box, project, env, "build", app.name
+                    ).variables,
+                )
+                scope = f":{env.machine_name}" if self.mode == "none" else ""
+            facts = self._facts(project_id, app, "")
+            result = self.builder.build(
+                BuildInputs(repo, commit, app, facts, variables, scope), BuildLog(write), cancelled
+            )
+            runs.append(_AppRun(app, result, None, None))
+        return runs
+
+    def _facts(self, project_id: str, app: AppConfig, tree: str) -> AppFacts:
+        return AppFacts(
+            project_id=project_id,
+            project_entropy=self.entropy(project_id),
+            app_name=app.name,
+            tree_id=tree,
+            app_dir=APP_DIR,
+            api_url=self.settings.api_url,
+        )
+
+    # --- launching ------------------------------------------------------------------------
+
+    def _mounts(self, data_dir: Path, app: AppConfig) -> dict[str, Path]:
+        """Each `local` mount's directory in the environment's data area (so backups
+        cover it); `tmp` mounts get a directory of their own outside it."""
+        out: dict[str, Path] = {}
+        for mount in app.mounts.values():
+            if mount.source == "tmp":
+                host = self.dir / "tmp" / data_dir.parent.name / app.name / mount.source_path
+            else:
+                host = data_dir / "mounts" / app.name / mount.source_path
+            prepare_writable(host)
+            out[mount.path] = host
+        return out
+
+    def _runtime_env(
+        self,
+        project_id: str,
+        env_name: str,
+        machine: str,
+        env_type: str,
+        run: _AppRun,
+        routes: dict[str, Any],
+        app_dir: str,
+        socket_path: str | None,
+    ) -> dict[str, str]:
+        app = run.app
+        with self.db.session() as session:
+            project = get_project(session, project_id)
+            env = envs.get_environment(session, project, env_name)
+            variables = with_app_variables(
+                app.variables,
+                process_environment(
+                    session, self._box, project, env, "runtime", app.name
+                ).variables,
+            )
+        facts = AppFacts(
+            project_id=project_id,
+            project_entropy=self.entropy(project_id),
+            app_name=app.name,
+            tree_id=run.build.tree_id,
+            app_dir=app_dir,
+            api_url=self.settings.api_url,
+        )
+        document_root = app.document_root.replace(APP_DIR, app_dir, 1)
+        facts_run = RuntimeFacts(
+            branch=env_name,
+            environment=machine,
+            environment_type=env_type,
+            document_root=document_root,
+            routes=routes,
+            port=run.port,
+            socket=socket_path,
+            start=app.web_commands_start,
+            pre_start=app.web_commands_pre_start,
+            post_start=app.web_commands_post_start,
+        )
+        return runtime_environment(facts, facts_run, app.raw, variables)
+
+    def _sandbox_for(
+        self, run: _AppRun, data_dir: Path, run_dir: Path, logs_dir: Path
+    ) -> tuple[Sandbox, str]:
+        """The sandbox of an app's runtime processes, and its app dir as they see it."""
+        mounts = self._mounts(data_dir, run.app)
+        if self.mode == "none":
+            # Without a sandbox the (per-environment) build links its mounts in place.
+            for rel, host in mounts.items():
+                point = run.build.path / rel
+                if point.is_symlink():
+                    point.unlink()
+                elif point.is_dir() and not any(point.iterdir()):
+                    point.rmdir()
+                point.parent.mkdir(parents=True, exist_ok=True)
+                if not point.exists():
+                    point.symlink_to(host, target_is_directory=True)
+            return Sandbox(run.build.path, True), str(run.build.path)
+        sandbox = Sandbox(
+            run.build.path,
+            False,
+            mounts=mounts,
+            extra_rw={"/run": run_dir},
+            extra_ro={"/var/log": logs_dir},
+        )
+        return sandbox, APP_DIR
+
+    def _wait_listening(self, run: _AppRun, group: str, name: str) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout
+        while time.monotonic() < deadline:
+            try:
+                if run.socket_host is not None:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.settimeout(1)
+                        s.connect(str(run.socket_host))
+                else:
+                    with socket.create_connection(("127.0.0.1", run.port or 0), timeout=1):
+                        pass
+                return
+            except OSError:
+                time.sleep(0.05)
+        where = f"socket {SOCKET_PATH}" if run.socket_host else f"port {run.port}"
+        raise DeployFailed(
+            f"E: The application '{name}' did not start listening on {where} within "
+            f"{self.settings.start_timeout:g} s (see `platform log app`)"
+        )
+
+    def _hook(
+        self,
+        sandbox: Sandbox,
+        script: str,
+        write: Callable[[str], None],
+        sink: RotatingLog,
+        title: str,
+    ) -> None:
+        """A deploy or post_deploy hook: its failure is logged, the deploy goes on."""
+        sink.write(f"Launching hook '{title}'.")
+
+        def line(tag: str, text: str) -> None:
+            sink.write(text)
+            write(f"    {'W: ' if tag == 'err' else ''}{text}")
+
+        outcome = run(
+            sandbox,
+            ["dash", "-c", with_environment_file(script)],
+            self.mode,
+            line,
+            timeout=HOOK_TIMEOUT,
+        )
+        if outcome.returncode != 0:
+            write(f"  W: {title} failed with exit status {outcome.returncode}")
+            sink.write(f"{title} failed with exit status {outcome.returncode}")
+
+    def _launch(
+        self,
+        project_id: str,
+        env_name: str,
+        machine: str,
+        env_type: str,
+        data_dir: Path,
+        group: str,
+        commit: str,
+        config: ProjectConfig,
+        runs: list[_AppRun],
+        routes: dict[str, Any],
+        write: Callable[[str], None],
+        kind: str,
+        build_changed: bool,
+    ) -> bool:
+        talk = kind != "restore"
+        if talk:
+            write("")
+            write(f"Redeploying environment {env_name}")
+            write("  Preparing deployment")
+        self.supervisor.stop_group(group)
+        logs_dir = self.dir / "logs" / project_id / machine
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        app_log = RotatingLog(logs_dir / "app.log")
+        deploy_log = RotatingLog(logs_dir / "deploy.log")
+        post_log = RotatingLog(logs_dir / "post-deploy.log")
+        processes: dict[str, Any] = {"builds": [r.build.key for r in runs], "apps": {}}
+        sandboxes: dict[str, Sandbox] = {}
+        success = True
+        try:
+            for run_ in runs:
+                app = run_.app
+                run_dir = self.dir / "run" / project_id / machine / app.name
+                prepare_writable(run_dir)
+                socket_path: str | None = None
+                if app.socket_family == "unix":
+                    run_.socket_host = run_dir / "app.sock"
+                    run_.socket_host.unlink(missing_ok=True)
+                    socket_path = SOCKET_PATH if self.mode != "none" else str(run_.socket_host)
+                else:
+                    run_.port = _free_port()
+                base, app_dir = self._sandbox_for(run_, data_dir, run_dir, logs_dir)
+                env_vars = self._runtime_env(
+                    project_id, env_name, machine, env_type, run_, routes, app_dir, socket_path
+                )
+                sandbox = Sandbox(
+                    base.app_dir,
+                    base.app_writable,
+                    base.mounts,
+                    base.extra_rw,
+                    base.extra_ro,
+                    env_vars,
+                )
+                sandboxes[app.name] = sandbox
+                if talk:
+                    write(f"  Opening application {app.name} and its relationships")
+                if app.web_commands_start:
+                    script = app.web_commands_start
+                    if app.web_commands_pre_start:
+                        script = f"{app.web_commands_pre_start}\n{script}"
+                    spec = ProcessSpec(
+                        app.name,
+                        sandbox,
+                        ["dash", "-c", with_environment_file(script)],
+                        self.mode,
+                        app_log,
+                    )
+                    self.supervisor.run(group, spec)
+                    self._wait_listening(run_, group, app.name)
+                for worker in app.workers.values():
+                    name = f"{app.name}--{worker.name}"
+                    spec = ProcessSpec(
+                        name,
+                        sandbox,
+                        ["dash", "-c", with_environment_file(worker.start)],
+                        self.mode,
+                        RotatingLog(logs_dir / f"{name}.log"),
+                    )
+                    self.supervisor.run(group, spec)
+                if app.web_commands_post_start and talk:
+                    self._hook(sandbox, app.web_commands_post_start, write, app_log, "post_start")
+                processes["apps"][app.name] = {
+                    "port": run_.port,
+                    "socket": str(run_.socket_host) if run_.socket_host else None,
+                }
+            if talk and kind == "push" and build_changed:
+                for run_ in runs:
+                    if run_.app.hooks_deploy.strip():
+                        write(f"  Executing deploy hook for application {run_.app.name}")
+                        self._hook(
+                            sandboxes[run_.app.name],
+                            run_.app.hooks_deploy,
+                            write,
+                            deploy_log,
+                            "Deploy hook",
+                        )
+        except DeployFailed:
+            success = False
+            raise
+        finally:
+            self._record(
+                project_id,
+                env_name,
+                machine,
+                commit,
+                config,
+                runs,
+                routes,
+                processes,
+                success and True,
+                talk,
+            )
+            self.refresh_router()
+        if talk:
+            write("  Opening environment")
+            for run_ in runs:
+                if run_.app.hooks_post_deploy.strip():
+                    write(f"  Executing post deploy hook for application {run_.app.name}")
+                    self._hook(
+                        sandboxes[run_.app.name],
+                        run_.app.hooks_post_deploy,
+                        write,
+                        post_log,
+                        "Post-deploy hook",
+                    )
+            write("  Environment routes")
+            for url, route in routes.items():
+                if route.get("type") == "redirect":
+                    write(f"    {url} redirects to {route.get('to')}")
+                else:
+                    write(f"    {url} is served by application `{route.get('upstream')}`")
+        return True
+
+    def _record(
+        self,
+        project_id: str,
+        env_name: str,
+        machine: str,
+        commit: str,
+        config: ProjectConfig,
+        runs: list[_AppRun],
+        routes: dict[str, Any],
+        processes: dict[str, Any],
+        success: bool,
+        talk: bool,
+    ) -> None:
+        with self.db.session(write=True) as session:
+            project = get_project(session, project_id)
+            env = envs.get_environment(session, project, env_name)
+            document = deployment_document(
+                project, env, commit, config, [(r.app, r.build) for r in runs], routes
+            )
+            row = session.scalar(select(Deployment).where(Deployment.environment_pk == env.pk))
+            if row is None:
+                row = Deployment(environment_pk=env.pk, project_id=project_id)
+                session.add(row)
+            row.commit = commit
+            row.document = document
+            row.processes = processes
+            row.updated_at = utcnow()
+            if talk:
+                env.last_deployment_at = utcnow()
+                env.last_deployment_successful = success
+                env.needs_redeploy = False
+
+    # --- stopping and the router ------------------------------------------------------
+
+    def stop(self, project_id: str, env_name: str) -> None:
+        """Stop an environment's processes and forget its deployment (deactivation)."""
+        with self.db.session(write=True) as session:
+            project = get_project(session, project_id)
+            env = envs.get_environment(session, project, env_name)
+            group = f"{project_id}/{env.machine_name}"
+            row = session.scalar(select(Deployment).where(Deployment.environment_pk == env.pk))
+            if row is not None:
+                session.delete(row)
+        self.supervisor.stop_group(group)
+        self.refresh_router()
+
+    def remove_unused_builds(self) -> int:
+        """Delete builds that no deployment uses."""
+        with self.db.session() as session:
+            in_use: set[str] = set()
+            for processes in session.scalars(select(Deployment.processes)):
+                in_use.update((processes or {}).get("builds", []))
+        with self._lock:
+            return self.builder.remove_unused(in_use)
+
+    def refresh_router(self) -> None:
+        """Give the router the routes of every deployment."""
+        if self.router is None:
+            return
+        entries: list[RouteEntry] = []
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Deployment, Environment.name)
+                .join(Environment, Environment.pk == Deployment.environment_pk)
+                .where(Environment.status == "active")
+            ).all()
+            for row, name in rows:
+                label = f"{name} (project {row.project_id})"
+                entries.extend(route_entries(row.document.get("routes", {}), row.processes, label))
+        try:
+            self.router.update(entries)
+        except RouterError as exc:
+            log.error("router update refused: %s", exc)

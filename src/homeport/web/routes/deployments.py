@@ -1,0 +1,123 @@
+"""What runs on an environment: `deployments/current`, its routes, and its logs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import select
+
+from homeport.domain.errors import Invalid, NotFound
+from homeport.runtime.logs import LOG_TYPES, log_file, tail
+from homeport.store.models import Deployment, Environment
+from homeport.web.deps import DbSession, State
+from homeport.web.log_streams import SlotStreamingResponse
+from homeport.web.project_deps import ProjectCtx
+
+router = APIRouter(tags=["Deployment"])
+ENV = "/projects/{project_id}/environments/{environment_id}"
+MAX_LOG_LINES = 10_000
+
+
+def current_document(session: DbSession, env: Environment) -> dict[str, Any] | None:
+    """The environment's current deployment document, if it has one."""
+    if env.status != "active":
+        return None
+    row = session.scalar(select(Deployment).where(Deployment.environment_pk == env.pk))
+    return dict(row.document) if row is not None else None
+
+
+def _document(session: DbSession, ctx: ProjectCtx, environment_id: str) -> dict[str, Any]:
+    env = ctx.environment(session, environment_id)
+    document = current_document(session, env)
+    if document is None:
+        raise NotFound("Current deployment not found.")
+    base = f"/projects/{ctx.project.id}/environments/{env.name}/deployments/current"
+    document["_links"] = {"self": {"href": f"{ctx.base_url}{base}"}}
+    return document
+
+
+@router.get(ENV + "/deployments/current")
+def get_current_deployment(
+    environment_id: str, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """The deployment running now (404 on an inactive or never deployed environment)."""
+    return _document(session, ctx, environment_id)
+
+
+@router.get(ENV + "/deployments")
+def list_deployments(
+    environment_id: str, ctx: ProjectCtx, session: DbSession
+) -> list[dict[str, Any]]:
+    """Platform.sh only exposes `current`: a one-item list, or an empty one."""
+    env = ctx.environment(session, environment_id)
+    if current_document(session, env) is None:
+        return []
+    return [_document(session, ctx, environment_id)]
+
+
+@router.get(ENV + "/routes")
+def list_routes(environment_id: str, ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any]]:
+    """The routes served for the environment, each with its URL."""
+    env = ctx.environment(session, environment_id)
+    document = current_document(session, env) or {}
+    return [
+        {**route, "id": route.get("id") or route.get("original_url"), "url": url}
+        for url, route in document.get("routes", {}).items()
+    ]
+
+
+@router.get(ENV + "/logs/{log_type}", response_model=None)
+def read_log(
+    environment_id: str,
+    log_type: str,
+    ctx: ProjectCtx,
+    session: DbSession,
+    state: State,
+    app: str | None = Query(default=None, max_length=64),
+    lines: int = Query(default=100, ge=1, le=MAX_LOG_LINES),
+    follow: bool = False,
+) -> PlainTextResponse | SlotStreamingResponse:
+    """A Homeport extension: the tail of an app's log (what `platform log` reads over
+    SSH on Platform.sh), streamed on with ``follow``. Needs the `ssh` right."""
+    env = ctx.environment(session, environment_id, "ssh")
+    if log_type not in LOG_TYPES:
+        raise Invalid(f"Unknown log type: {log_type}. Available: {', '.join(LOG_TYPES)}")
+    if app is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]*(--[a-z0-9-]+)?", app):
+        raise Invalid("Invalid app name.")
+    document = current_document(session, env)
+    if document is None:
+        raise NotFound("Current deployment not found.")
+    apps = sorted(document.get("webapps", {}))
+    if app is not None and app.partition("--")[0] not in apps:
+        raise NotFound(f"Application not found: {app}")
+    path = log_file(state.settings.runtime_dir, ctx.project.id, env.machine_name, log_type, app)
+    text = tail(path, lines)
+    if not follow:
+        return PlainTextResponse(text)
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield text.encode()
+        position = path.stat().st_size if path.is_file() else 0
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            if size < position:  # rotated
+                position = 0
+            if size > position:
+                with open(path, "rb") as fh:
+                    fh.seek(position)
+                    chunk = fh.read(size - position)
+                position = size
+                yield chunk
+
+    # A followed log holds one of the account's stream slots, like activity logs.
+    release = state.log_slots.acquire(ctx.grants.account.id)
+    return SlotStreamingResponse(stream(), release, media_type="text/plain; charset=utf-8")

@@ -1,0 +1,106 @@
+"""The runtime's side of activities: build and deploy on push, activation and branch,
+restart on redeploy, stop on deactivation."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from homeport.domain import environments as envs
+from homeport.domain.projects import get_project
+from homeport.runtime.local import DeployFailed, LocalRuntime
+from homeport.runtime.processes import StepFailed
+from homeport.runtime.sandbox import SandboxUnavailable
+from homeport.store.models import Activity
+from homeport.worker.context import ActivityContext, Cancelled, TaskFailed
+
+# Activity types that start or stop app processes: only a worker with a runtime runs them.
+RUNTIME_TYPES = frozenset(
+    {
+        "environment.push",
+        "environment.redeploy",
+        "environment.activate",
+        "environment.branch",
+        "environment.deactivate",
+        "environment.restore",
+    }
+)
+
+
+class BatchedLog:
+    """Collects output lines and appends them to the activity a few times a second:
+    one database write per line of `pip install` would be the slowest part of a build."""
+
+    def __init__(self, ctx: ActivityContext, interval: float = 0.3, max_lines: int = 200) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self.max_lines = max_lines
+        self.lines: list[str] = []
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        """Queue one line; flush when enough time or lines piled up."""
+        with self.lock:
+            self.lines.append(line)
+            due = len(self.lines) >= self.max_lines or time.monotonic() - self.last > self.interval
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append what is queued."""
+        with self.lock:
+            lines, self.lines = self.lines, []
+            self.last = time.monotonic()
+        if lines:
+            self.ctx.log("\n".join(lines))
+
+
+def _cancel_requested(ctx: ActivityContext) -> bool:
+    with ctx.db.session() as session:
+        row = session.get(Activity, ctx.activity.pk)
+        return bool(row is not None and row.cancel_requested)
+
+
+def deploy(ctx: ActivityContext, runtime: LocalRuntime, kind: str) -> None:
+    """Build and deploy the activity's environment (or say there is no code yet)."""
+    with ctx.session() as session:
+        project = get_project(session, ctx.activity.project_id)
+        env = envs.get_environment(session, project, ctx.activity.environments[0])
+        name, status = env.name, env.status
+    if status != "active":
+        ctx.log(f"Environment {name} is not active: nothing to deploy")
+        return
+    out = BatchedLog(ctx)
+    try:
+        deployed = runtime.deploy(
+            ctx.activity.project_id,
+            name,
+            out.write,
+            kind=kind,
+            cancelled=lambda: _cancel_requested(ctx),
+        )
+    except (DeployFailed, StepFailed, SandboxUnavailable) as exc:
+        out.flush()
+        if _cancel_requested(ctx):
+            raise Cancelled() from None
+        with ctx.session() as session:
+            project = get_project(session, ctx.activity.project_id)
+            env = envs.get_environment(session, project, name)
+            env.last_deployment_successful = False
+        verb = "creation" if kind == "activate" else "redeployment"
+        raise TaskFailed(f"{exc}\nEnvironment {verb} failed") from None
+    finally:
+        out.flush()
+    if not deployed:
+        ctx.log(f"Redeploying environment {name}")
+        ctx.log("  No code has been pushed to this environment yet: nothing to deploy")
+
+
+def stop(ctx: ActivityContext, runtime: LocalRuntime) -> None:
+    """Stop the environment's app processes and take it off the router."""
+    runtime.stop(ctx.activity.project_id, ctx.activity.environments[0])
+    ctx.log("Stopped the application processes")
+    removed = runtime.remove_unused_builds()
+    if removed:
+        ctx.log(f"Removed {removed} build{'s' if removed != 1 else ''} no environment uses")

@@ -1,0 +1,110 @@
+"""`deployments/current`, `routes` and logs: who may read them, and their shapes.
+
+The deployment rows here are written straight into the store (``record_fake_deployment``)
+so the API can be tested without building anything; the real path is covered by
+tests/e2e/test_runtime_story.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from homeport.domain import environments as envs
+from homeport.domain.projects import get_project
+from homeport.runtime.logs import log_file
+from homeport.store.models import Deployment
+from tests.helpers import Api, assert_error
+from tests.world import World, build_world
+
+ROUTE = "http://dev-abc1234-p.localhost:8080/"
+
+
+@pytest.fixture
+def world(api: Api) -> World:
+    return build_world(api)
+
+
+def record_fake_deployment(world: World, env_name: str) -> str:
+    """FAKE for API tests: a deployment row as a deploy would write it."""
+    with world.api.state.db.session(write=True) as session:
+        project = get_project(session, world.pid)
+        env = envs.get_environment(session, project, env_name)
+        document = {
+            "id": "current",
+            "webapps": {"app": {"name": "app", "type": "python:3.11", "tree_id": "t" * 40}},
+            "workers": {},
+            "services": {},
+            "routes": {
+                ROUTE: {
+                    "type": "upstream",
+                    "upstream": "app:http",
+                    "original_url": "https://{default}/",
+                    "primary": True,
+                }
+            },
+        }
+        session.add(
+            Deployment(
+                environment_pk=env.pk,
+                project_id=world.pid,
+                commit="c" * 40,
+                document=document,
+                processes={"apps": {"app": {"port": 1}}},
+            )
+        )
+        machine = env.machine_name
+    path = log_file(world.api.state.settings.runtime_dir, world.pid, machine, "app", None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"line {i}\n" for i in range(300)))
+    return machine
+
+
+def test_current_deployment_and_routes_for_viewers(world: World) -> None:
+    record_fake_deployment(world, "dev")
+    base = f"/projects/{world.pid}/environments/dev"
+    for actor in ("dev_viewer", "dev_contributor", "project_admin"):
+        current = world.api.get(f"{base}/deployments/current", world.token(actor))
+        assert current.status_code == 200, (actor, current.text)
+        assert current.json()["webapps"]["app"]["type"] == "python:3.11"
+        assert current.json()["_links"]["self"]["href"].endswith("/deployments/current")
+        listed = world.api.get(f"{base}/deployments", world.token(actor)).json()
+        assert [d["id"] for d in listed] == ["current"]
+        routes = world.api.get(f"{base}/routes", world.token(actor)).json()
+        assert routes[0]["url"] == ROUTE and routes[0]["upstream"] == "app:http"
+        env = world.api.get(base, world.token(actor)).json()
+        assert env["_links"]["public-url"]["href"] == ROUTE
+        assert env["_links"]["pf:routes"] == [{"href": ROUTE}]
+    # The machine user has no role on development environments: invisible.
+    hidden = world.api.get(f"{base}/deployments/current", world.token("machine"))
+    assert_error(hidden, 404)
+    assert_error(world.api.get(f"{base}/deployments/current", None), 401)
+
+
+def test_no_deployment_is_a_404_and_an_empty_list(world: World) -> None:
+    base = f"/projects/{world.pid}/environments/dev"
+    token = world.token("project_admin")
+    assert_error(world.api.get(f"{base}/deployments/current", token), 404)
+    assert world.api.get(f"{base}/deployments", token).json() == []
+    assert world.api.get(f"{base}/routes", token).json() == []
+
+
+def test_logs_need_the_ssh_right(world: World) -> None:
+    record_fake_deployment(world, "dev")
+    url = f"/projects/{world.pid}/environments/dev/logs/app?lines=5"
+    for actor in ("dev_contributor", "dev_admin", "project_admin"):
+        response = world.api.get(url, world.token(actor))
+        assert response.status_code == 200, (actor, response.text)
+        assert response.text == "".join(f"line {i}\n" for i in range(295, 300))
+    assert_error(world.api.get(url, world.token("dev_viewer")), 403)
+    assert_error(world.api.get(url, world.token("machine")), 404)
+
+
+def test_log_requests_are_bounded(world: World) -> None:
+    record_fake_deployment(world, "dev")
+    token = world.token("project_admin")
+    base = f"/projects/{world.pid}/environments/dev/logs"
+    assert_error(world.api.get(f"{base}/secrets", token), 400)
+    assert_error(world.api.get(f"{base}/app?lines=0", token), 400)
+    assert_error(world.api.get(f"{base}/app?lines=10001", token), 400)
+    assert_error(world.api.get(f"{base}/app?app=../../etc", token), 400)
+    assert_error(world.api.get(f"{base}/app?app=nope", token), 404)
