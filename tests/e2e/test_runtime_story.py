@@ -273,6 +273,13 @@ def test_an_activated_branch_is_served_then_deactivation_stops_it(
     assert done.returncode == 0, done.stderr
     host = route_host(target, owner, pid, "feature")
     assert wait_serving(target, host, "hello from app on feature")
+    # The feature app has a copy of main's data, and cannot reach main's own mount.
+    assert in_app(target, host, "cat /app/var/kept.txt")["out"] == "kept\n"
+    main_mounts = list(
+        (target.server.data_dir / "environments" / pid).glob("main-*/data/mounts/app/var")
+    )
+    assert main_mounts and (main_mounts[0] / "kept.txt").exists()
+    assert in_app(target, host, f"cat {main_mounts[0] / 'kept.txt'}")["code"] != 0
     # Same tree and build variables as main: the build is shared across branches.
     assert "Reusing existing build for this tree ID" in done.stderr
     status, _ = target.call("POST", f"/projects/{pid}/environments/feature/deactivate", owner.token)
@@ -301,7 +308,15 @@ def test_a_nodejs_app(target: Target, owner: Person, tmp_path: Path) -> None:
     output = push(target, owner, repo, pid)
     assert "Building application 'web' (runtime type: nodejs:20, tree: " in output
     host = route_host(target, owner, pid)
-    assert wait_serving(target, host, "node says hello") == "node says hello on main\n"
+    assert wait_serving(target, host, "node says hello") == "node says hello on main via port\n"
+    # The same app on a unix socket ($SOCKET) when its configuration asks for one.
+    config = repo / ".platform.app.yaml"
+    config.write_text(
+        config.read_text().replace("web:\n", "web:\n  upstream:\n    socket_family: unix\n")
+    )
+    assert git(repo, "commit", "-qam", "listen on a socket").returncode == 0
+    push(target, owner, repo, pid)
+    assert wait_serving(target, host, "via socket") == "node says hello on main via socket\n"
 
 
 def test_unknown_hosts_get_404(target: Target) -> None:
@@ -409,3 +424,96 @@ def test_the_seed_build_hook_puts_a_working_platform_in_the_app(
     listed = in_app(target, host, "platform variable:list --format csv --columns name,level")
     assert listed["code"] == 0, listed
     assert "env:PLATFORMSH_CLI_TOKEN,environment" in listed["out"]
+
+
+def test_services_are_refused_with_their_names(
+    target: Target, owner: Person, tmp_path: Path
+) -> None:
+    pid = target.project(owner, "Services")
+    repo = make_repo(tmp_path / "svc", "nodejs")
+    (repo / ".platform").mkdir()
+    (repo / ".platform" / "services.yaml").write_text("db:\n  type: postgresql:15\n  disk: 1024\n")
+    assert git(repo, "add", "-A").returncode == 0
+    assert git(repo, "commit", "-qm", "a database").returncode == 0
+    output = push(target, owner, repo, pid)
+    assert "services are not supported yet: db (postgresql:15)" in output
+    assert "Environment redeployment failed" in output
+
+
+def test_a_running_build_can_be_cancelled(
+    target: Target, owner: Person, python_app: dict[str, Any]
+) -> None:
+    repo, pid, host = python_app["repo"], python_app["pid"], python_app["host"]
+    config = repo / ".platform.app.yaml"
+    original = config.read_text()
+    config.write_text(original.replace("    set -e\n", "    set -e\n    sleep 60\n"))
+    assert git(repo, "commit", "-qam", "a slow build").returncode == 0
+    url = f"http://t:{owner.api_token}@127.0.0.1:{target.server.port}/git/{pid}.git"
+    done = git(repo, "push", "-o", "no-wait", url, "HEAD:refs/heads/main")
+    assert done.returncode == 0, done.stderr
+    status, pushes = target.call(
+        "GET", f"/projects/{pid}/activities?type=environment.push&count=1", owner.token
+    )
+    activity = pushes[0]
+    deadline = time.monotonic() + 30
+    while activity["state"] != "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        _, activity = target.call(
+            "GET", f"/projects/{pid}/activities/{activity['id']}", owner.token
+        )
+    assert "#cancel" in activity["_links"]
+    started = time.monotonic()
+    status, _ = target.call(
+        "POST", f"/projects/{pid}/activities/{activity['id']}/cancel", owner.token
+    )
+    assert status in (200, 202, 204)
+    while activity["state"] != "cancelled":
+        assert time.monotonic() - started < 20, activity
+        time.sleep(0.2)
+        _, activity = target.call(
+            "GET", f"/projects/{pid}/activities/{activity['id']}", owner.token
+        )
+    wait_serving(target, host, "hello from app on main")
+    config.write_text(original)
+    assert git(repo, "commit", "-qam", "fast again").returncode == 0
+    push(target, owner, repo, pid)
+
+
+def test_the_cli_reads_the_deployment(
+    target: Target, owner: Person, python_app: dict[str, Any], tmp_path: Path
+) -> None:
+    """`platform url`, `routes`, `apps`, `mounts` and `log` against the real server."""
+    import sys
+
+    pid, host = python_app["pid"], python_app["host"]
+    wait_serving(target, host, "hello from app on main")
+
+    def platform(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "PLATFORMSH_CLI_API_URL": target.url,
+            "PLATFORMSH_CLI_TOKEN": owner.api_token,
+        }
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "platform"), *args, "-p", pid, "-e", "main"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    url = platform("url", "--pipe")
+    assert url.returncode == 0, url.stderr
+    assert url.stdout.strip() == f"http://{host}:{target.server.router_port}/"
+    routes = platform("routes", "--format", "csv")
+    assert "https://{default}/,upstream,app:http" in routes.stdout, routes.stdout + routes.stderr
+    apps = platform("apps", "--format", "csv")
+    assert "app,python:3.11" in apps.stdout, apps.stderr
+    mounts = platform("mounts", "--paths")
+    assert mounts.stdout.strip() == "var", mounts.stderr
+    log = platform("log", "app", "--lines", "50")
+    assert log.returncode == 0, log.stderr
+    assert "Started app" in log.stdout

@@ -39,3 +39,21 @@ def test_an_absent_interpreter_names_what_is_available(tmp_path: Path) -> None:
 def test_this_host_builds_its_own_python() -> None:
     """The suite's apps are `python:3.11`: Debian's interpreter must be found."""
     assert "python:3.11" in [r.type for r in available()]
+
+
+def test_homeport_runtimes_lists_what_this_server_builds(tmp_path: Path) -> None:
+    """`homeport runtimes`, the operator command (a real process)."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "homeport"), "runtimes"],
+        env={**os.environ, "HOMEPORT_DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split("\t") for line in done.stdout.splitlines())
+    assert lines["python:3.11"].endswith("/python3.11")

@@ -74,3 +74,22 @@ def test_a_build_may_write_its_tree(tmp_path: Path) -> None:
     box = Sandbox(app, True, env={"PATH": "/usr/bin:/bin"})
     code, _ = _sh(box, "echo built > /app/built.txt")
     assert code == 0 and (app / "built.txt").read_text() == "built\n"
+
+
+def test_without_bubblewrap_the_error_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from homeport.runtime import sandbox as sb
+
+    monkeypatch.setattr(sb, "find_bwrap", lambda: None)
+    app, _mount = _app(tmp_path)
+    with pytest.raises(sb.SandboxUnavailable, match="apt-get install bubblewrap"):
+        _sh(Sandbox(app, False), "true")
+
+
+def test_no_sandbox_on_purpose_runs_in_the_app_directory(tmp_path: Path) -> None:
+    app, _mount = _app(tmp_path)
+    code, out = _sh(
+        Sandbox(app, False, env={"PATH": "/usr/bin:/bin"}), "pwd; cat index.txt", "none"
+    )
+    assert code == 0 and out.splitlines() == [str(app), "hello"]

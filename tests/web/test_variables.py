@@ -243,3 +243,23 @@ def test_becoming_sensitive_scrubs_earlier_activities(api: Api, admin: str, pid:
         ("environment.variable.create", "None"),
         ("environment.variable.update", "None"),
     }
+
+
+def test_environment_change_redeploys_only_that_environment(api: Api, admin: str, pid: str) -> None:
+    r = api.post(
+        f"/projects/{pid}/environments/child/variables", admin, json={"name": "y", "value": "1"}
+    )
+    types = [a["type"] for a in r.json()["_embedded"]["activities"]]
+    assert types == ["environment.variable.create", "environment.redeploy"]
+    redeploy = r.json()["_embedded"]["activities"][1]
+    assert redeploy["environments"] == ["child"] and redeploy["state"] == "pending"
+    drain(api)
+    assert api.get(f"/projects/{pid}/environments/child", admin).json()["needs_redeploy"] is False
+
+
+def test_project_change_marks_every_active_environment(api: Api, admin: str, pid: str) -> None:
+    r = api.post(f"/projects/{pid}/variables", admin, json={"name": "z", "value": "1"})
+    assert [a["type"] for a in r.json()["_embedded"]["activities"]] == ["project.variable.create"]
+    for name in ("main", "child", "grandchild"):
+        env = api.get(f"/projects/{pid}/environments/{name}", admin).json()
+        assert env["needs_redeploy"] is (env["status"] == "active"), name

@@ -22,7 +22,14 @@ RESULTS = ("success", "failure")
 MAX_COUNT = 1000
 DEFAULT_COUNT = 100
 # Running activities of these types stop when cancelled; pending ones always can be.
-CANCELLABLE_TYPES = ("test.only.slow", "environment.cron", "environment.source-operation")
+# A running build stops when cancelled (the previous deployment keeps serving).
+CANCELLABLE_TYPES = (
+    "test.only.slow",
+    "environment.cron",
+    "environment.source-operation",
+    "environment.push",
+    "environment.redeploy",
+)
 # Set on a session that recorded pending work, so its owner can wake a worker.
 PENDING_ACTIVITY_KEY = "homeport.pending_activity"
 SYSTEM_ACTOR = {"id": "admin", "display_name": "Homeport Bot", "kind": "system"}

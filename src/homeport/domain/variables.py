@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from homeport.domain import activities
@@ -198,6 +199,14 @@ def _record(
         phrase.add(" on environment ").add(env_markup(env.name, env.title))
         # Marked until the redeploy that the change causes has run.
         env.needs_redeploy = True
+    else:
+        # A project-level change waits for each environment's next deploy (Platform.sh
+        # does not redeploy for it), so every active environment says it needs one.
+        session.execute(
+            sql_update(Environment)
+            .where(Environment.project_id == project.id, Environment.status == "active")
+            .values(needs_redeploy=True)
+        )
     return activities.record(
         session,
         project_id=project.id,

@@ -92,6 +92,8 @@ class LocalRuntime:
         self._entropy_key = ServerSecrets(settings.secrets_dir).derive("project-entropy")
         self._lock = threading.Lock()  # one launch at a time: ports, router table
         self._owner: IO[str] | None = None
+        self._ports: dict[tuple[str, str, str], int] = {}
+        self._router_entries: list[RouteEntry] | None = None
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -197,6 +199,11 @@ class LocalRuntime:
                 env.type,
                 envs.data_dir(self.settings.environments_dir, env),
             )
+            # An app keeps its port across deploys, so the router's table stays the same.
+            apps_before = (previous.processes or {}).get("apps", {}) if previous else {}
+            for name, where in apps_before.items():
+                if isinstance(where, dict) and isinstance(where.get("port"), int):
+                    self._ports.setdefault((project_id, machine, name), where["port"])
         try:
             config = load_commit_config(repo, commit)
         except ConfigError as exc:
@@ -220,6 +227,13 @@ class LocalRuntime:
             write(f"Redeploying environment {env_name}")
             write("  No .platform.app.yaml in this commit: no application to deploy")
             return True
+        for app in config.apps:
+            if not app.web_commands_start:
+                # Platform.sh starts PHP-FPM for PHP apps; Homeport has none yet.
+                raise DeployFailed(
+                    f"E: Application '{app.name}' needs web.commands.start on Homeport "
+                    "(PHP-FPM is not provided), e.g. php -S 127.0.0.1:$PORT -t public"
+                )
         group = f"{project_id}/{machine}"
         host = self.default_host(project_id, machine)
         routes = self._served_urls(expand_routes(config, host, tls=False))
@@ -366,6 +380,22 @@ class LocalRuntime:
         )
         return sandbox, APP_DIR
 
+    def _port_for(self, project_id: str, machine: str, app: str) -> int:
+        """The app's port of its last deploy while it is free (its old process has just
+        stopped), else a new one."""
+        key = (project_id, machine, app)
+        port = self._ports.get(key)
+        if port is not None:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    port = None
+        if port is None:
+            port = _free_port()
+        self._ports[key] = port
+        return port
+
     def _wait_listening(self, run: _AppRun, group: str, name: str) -> None:
         deadline = time.monotonic() + self.settings.start_timeout
         while time.monotonic() < deadline:
@@ -453,7 +483,7 @@ class LocalRuntime:
                     run_.socket_host.unlink(missing_ok=True)
                     socket_path = SOCKET_PATH if self.mode != "none" else str(run_.socket_host)
                 else:
-                    run_.port = _free_port()
+                    run_.port = self._port_for(project_id, machine, app.name)
                 base, app_dir = self._sandbox_for(run_, data_dir, run_dir, logs_dir)
                 env_vars = self._runtime_env(
                     project_id, env_name, machine, env_type, run_, routes, app_dir, socket_path
@@ -615,7 +645,10 @@ class LocalRuntime:
             for row, name in rows:
                 label = f"{name} (project {row.project_id})"
                 entries.extend(route_entries(row.document.get("routes", {}), row.processes, label))
+        if entries == self._router_entries:
+            return  # a redeploy on the same ports: nothing for nginx to reload
         try:
             self.router.update(entries)
+            self._router_entries = entries
         except RouterError as exc:
             log.error("router update refused: %s", exc)

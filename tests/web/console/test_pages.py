@@ -366,3 +366,21 @@ def test_inherited_variables_are_marked_and_can_be_overridden(cw: ConsoleWorld) 
 
 def test_sign_in_page_for_a_world_password(cw: ConsoleWorld) -> None:
     assert cw.browser().login("dev_viewer", PASSWORD).status_code == 303
+
+
+def test_environment_page_shows_the_deployment_and_logs_to_those_who_may_read_them(
+    cw: ConsoleWorld,
+) -> None:
+    from tests.web.test_deployments import ROUTE, record_fake_deployment
+
+    record_fake_deployment(cw.world, "dev")
+    page = f"/console/projects/{cw.pid}/environments/dev"
+    admin = cw.browser("dev_contributor").get(page).text
+    assert 'id="deployment"' in admin
+    assert f'<a href="{ROUTE}" rel="noopener">{ROUTE}</a>' in admin
+    assert "python:3.11" in admin and "<code>ttttttt</code>" in admin
+    assert 'data-log="app"' in admin and "line 299" in admin
+    # A viewer sees the deployment, not the logs (reading logs needs the ssh right).
+    viewer = cw.browser("dev_viewer").get(page).text
+    assert 'id="deployment"' in viewer and ROUTE in viewer
+    assert 'data-log="app"' not in viewer and "line 299" not in viewer

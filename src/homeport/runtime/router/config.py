@@ -137,13 +137,19 @@ def _bucket_size(hosts: Sequence[str]) -> int:
     return size
 
 
+def worker_count() -> int:
+    """Half the machine's cores: the router shares them with the apps it serves (on two
+    cores one worker gave 0.93x direct throughput, two workers 0.67x)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 def _main_block(layout: Layout, bucket_size: int) -> str:
     temps = "".join(f"    {name}_temp_path {_q(str(layout.temp / name))};\n" for name in TEMP_DIRS)
     return (
         "# Written by Homeport on every route change; edits are lost.\n"
         "daemon off;\n"
         "master_process on;\n"
-        "worker_processes auto;\n"
+        f"worker_processes {worker_count()};\n"
         f"{_user_line()}"
         f"pid {_q(str(layout.pid))};\n"
         f"error_log {_q(str(layout.error_log))} warn;\n"
