@@ -421,6 +421,18 @@ def test_the_seed_build_hook_puts_a_working_platform_in_the_app(
         _wait_activity(target, owner, pid, {"_embedded": {"activities": redeploy}})["result"]
         == "success"
     )
+    # The app has the token in its environment, and no process shows it in its command
+    # line (which every local user can read).
+    assert (
+        in_app(target, host, 'test "$PLATFORMSH_CLI_TOKEN" = "' + owner.api_token + '"')["code"]
+        == 0
+    )
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            seen = cmdline.read_bytes()
+        except OSError:
+            continue
+        assert owner.api_token.encode() not in seen, cmdline
     listed = in_app(target, host, "platform variable:list --format csv --columns name,level")
     assert listed["code"] == 0, listed
     assert "env:PLATFORMSH_CLI_TOKEN,environment" in listed["out"]

@@ -137,9 +137,9 @@ def command(sandbox: Sandbox, argv: list[str], mode: str) -> Iterator[tuple[list
             bind(source, dest, True)
         for dest, source in sorted(sandbox.extra_ro.items()):
             bind(source, dest, False)
-        args += ["--clearenv"]
-        for name, value in sorted(sandbox.env.items()):
-            args += ["--setenv", name, value]
+        # The environment reaches the app through bubblewrap's own environment (the
+        # caller starts it with exactly ``sandbox.env``), never through its arguments:
+        # a command line is readable by every local user, and values may be secrets.
         args += ["--chdir", sandbox.cwd, "--"]
         if root:
             uid = str(SANDBOX_UID)

@@ -38,6 +38,21 @@ class BatchedLog:
         self.lines: list[str] = []
         self.last = time.monotonic()
         self.lock = threading.Lock()
+        self.sending = threading.Lock()
+        self.done = threading.Event()
+        # A step that goes quiet (a long silent hook) must not hold back its title.
+        self.ticker = threading.Thread(target=self._tick, name="activity-log", daemon=True)
+        self.ticker.start()
+
+    def _tick(self) -> None:
+        while not self.done.wait(self.interval):
+            self.flush()
+
+    def close(self) -> None:
+        """Flush what is left and stop the ticker."""
+        self.done.set()
+        self.ticker.join()
+        self.flush()
 
     def write(self, line: str) -> None:
         """Queue one line; flush when enough time or lines piled up."""
@@ -48,12 +63,13 @@ class BatchedLog:
             self.flush()
 
     def flush(self) -> None:
-        """Append what is queued."""
-        with self.lock:
-            lines, self.lines = self.lines, []
-            self.last = time.monotonic()
-        if lines:
-            self.ctx.log("\n".join(lines))
+        """Append what is queued (one sender at a time, so lines keep their order)."""
+        with self.sending:
+            with self.lock:
+                lines, self.lines = self.lines, []
+                self.last = time.monotonic()
+            if lines:
+                self.ctx.log("\n".join(lines))
 
 
 def _cancel_requested(ctx: ActivityContext) -> bool:
@@ -91,7 +107,7 @@ def deploy(ctx: ActivityContext, runtime: LocalRuntime, kind: str) -> None:
         verb = "creation" if kind == "activate" else "redeployment"
         raise TaskFailed(f"{exc}\nEnvironment {verb} failed") from None
     finally:
-        out.flush()
+        out.close()
     if not deployed:
         ctx.log(f"Redeploying environment {name}")
         ctx.log("  No code has been pushed to this environment yet: nothing to deploy")
