@@ -60,12 +60,12 @@ COMMANDS: tuple[Spec, ...] = (
     Spec("activity:log", _C + "activity:ActivityLog", "Display the log for an activity"),
     Spec(
         "app:config-get",
-        _C + "deployment:AppConfigGet",
+        _C + "app:AppConfigGet",
         "Show the configuration of an app",
     ),
     Spec(
         "app:list",
-        _C + "deployment:AppList",
+        _C + "app:AppList",
         "List the apps deployed on an environment",
         ("apps",),
     ),
@@ -149,7 +149,7 @@ COMMANDS: tuple[Spec, ...] = (
     ),
     Spec(
         "environment:logs",
-        _C + "deployment:EnvironmentLogs",
+        _C + "logs:EnvironmentLogs",
         "Read the logs of an app on an environment",
         ("log",),
         ("logs",),
@@ -174,7 +174,7 @@ COMMANDS: tuple[Spec, ...] = (
     ),
     Spec(
         "mount:list",
-        _C + "deployment:MountList",
+        _C + "app:MountList",
         "List the mounts of an app",
         ("mounts",),
     ),

@@ -28,6 +28,7 @@ from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.domain.secrets import ServerSecrets
 from homeport.domain.variables import process_environment
 from homeport.git.repos import branch_head, repo_path
+from homeport.runtime import records
 from homeport.runtime.appconfig import AppConfig, ConfigError, ProjectConfig, expand_routes
 from homeport.runtime.build import Builder, BuildInputs, BuildLog, BuildResult
 from homeport.runtime.contract import (
@@ -39,17 +40,14 @@ from homeport.runtime.contract import (
     with_app_variables,
     with_environment_file,
 )
-from homeport.runtime.document import deployment_document
 from homeport.runtime.processes import StepFailed, run
 from homeport.runtime.repo_config import load_commit_config
 from homeport.runtime.router import RouteEntry, Router, RouterError
-from homeport.runtime.router_table import route_entries
 from homeport.runtime.sandbox import Sandbox, SandboxUnavailable, prepare_writable
 from homeport.runtime.supervisor import ProcessSpec, RotatingLog, Supervisor
 from homeport.settings import Settings
 from homeport.store.db import Database
-from homeport.store.models import Deployment, Environment
-from homeport.store.types import utcnow
+from homeport.store.models import Deployment
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +118,7 @@ class LocalRuntime:
             except RouterError as exc:
                 log.error("router not started: %s", exc)
                 self.router = None
-        with self.db.session() as session:
-            rows = session.execute(
-                select(Deployment.project_id, Environment.name)
-                .join(Environment, Environment.pk == Deployment.environment_pk)
-                .where(Environment.status == "active")
-            ).all()
+        rows = records.active_deployments(self.db)
         for project_id, name in rows:
             try:
                 self.deploy(project_id, name, lambda _line: None, kind="restore")
@@ -543,16 +536,16 @@ class LocalRuntime:
             success = False
             raise
         finally:
-            self._record(
+            records.record(
+                self.db,
                 project_id,
                 env_name,
-                machine,
                 commit,
                 config,
-                runs,
+                [(r.app, r.build) for r in runs],
                 routes,
                 processes,
-                success and True,
+                success,
                 talk,
             )
             self.refresh_router()
@@ -576,58 +569,17 @@ class LocalRuntime:
                     write(f"    {url} is served by application `{route.get('upstream')}`")
         return True
 
-    def _record(
-        self,
-        project_id: str,
-        env_name: str,
-        machine: str,
-        commit: str,
-        config: ProjectConfig,
-        runs: list[_AppRun],
-        routes: dict[str, Any],
-        processes: dict[str, Any],
-        success: bool,
-        talk: bool,
-    ) -> None:
-        with self.db.session(write=True) as session:
-            project = get_project(session, project_id)
-            env = envs.get_environment(session, project, env_name)
-            document = deployment_document(
-                project, env, commit, config, [(r.app, r.build) for r in runs], routes
-            )
-            row = session.scalar(select(Deployment).where(Deployment.environment_pk == env.pk))
-            if row is None:
-                row = Deployment(environment_pk=env.pk, project_id=project_id)
-                session.add(row)
-            row.commit = commit
-            row.document = document
-            row.processes = processes
-            row.updated_at = utcnow()
-            if talk:
-                env.last_deployment_at = utcnow()
-                env.last_deployment_successful = success
-                env.needs_redeploy = False
-
     # --- stopping and the router ------------------------------------------------------
 
     def stop(self, project_id: str, env_name: str) -> None:
         """Stop an environment's processes and forget its deployment (deactivation)."""
-        with self.db.session(write=True) as session:
-            project = get_project(session, project_id)
-            env = envs.get_environment(session, project, env_name)
-            group = f"{project_id}/{env.machine_name}"
-            row = session.scalar(select(Deployment).where(Deployment.environment_pk == env.pk))
-            if row is not None:
-                session.delete(row)
-        self.supervisor.stop_group(group)
+        machine = records.forget(self.db, project_id, env_name)
+        self.supervisor.stop_group(f"{project_id}/{machine}")
         self.refresh_router()
 
     def remove_unused_builds(self) -> int:
         """Delete builds that no deployment uses."""
-        with self.db.session() as session:
-            in_use: set[str] = set()
-            for processes in session.scalars(select(Deployment.processes)):
-                in_use.update((processes or {}).get("builds", []))
+        in_use = records.builds_in_use(self.db)
         with self._lock:
             return self.builder.remove_unused(in_use)
 
@@ -635,16 +587,7 @@ class LocalRuntime:
         """Give the router the routes of every deployment."""
         if self.router is None:
             return
-        entries: list[RouteEntry] = []
-        with self.db.session() as session:
-            rows = session.execute(
-                select(Deployment, Environment.name)
-                .join(Environment, Environment.pk == Deployment.environment_pk)
-                .where(Environment.status == "active")
-            ).all()
-            for row, name in rows:
-                label = f"{name} (project {row.project_id})"
-                entries.extend(route_entries(row.document.get("routes", {}), row.processes, label))
+        entries = records.router_entries(self.db)
         if entries == self._router_entries:
             return  # a redeploy on the same ports: nothing for nginx to reload
         try:

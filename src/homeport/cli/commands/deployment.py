@@ -1,15 +1,13 @@
 """What an environment runs, read from its current deployment (platform-deploy.md §4.9, §9).
 
-`environment:url`, `route:list`, `route:get`, `app:list`, `app:config-get`, `mount:list`
-and `environment:logs`. The deployment is `GET {environment}/deployments/current`
-(through the environment's `#deployments` link when it has one); a 404 there means the
-environment has no deployment (inactive, or never deployed).
+The shared base and `environment:url`, `route:list`, `route:get`; the app and mount
+commands are in `app.py`, `environment:logs` in `logs.py`. The deployment is
+`GET {environment}/deployments/current` (through the environment's `#deployments`
+link when it has one); a 404 there means the environment has no deployment (inactive,
+or never deployed).
 
 Inside an app container (`PLATFORM_PROJECT` set), `PLATFORM_ROUTES` and
 `PLATFORM_APPLICATION` stand in for the API, unless -p/-e/-A name something else.
-
-Logs are a Homeport extension rather than SSH: `GET {environment}/logs/{type}` answers
-with the last lines as text, and with `follow=true` keeps streaming new ones.
 """
 
 from __future__ import annotations
@@ -18,18 +16,13 @@ import re
 
 from homeport.cli.api import link
 from homeport.cli.commands.base import Command, environment_label, project_label
-from homeport.cli.errors import CommandFailed, ConnectionFailed, InvalidArgument
+from homeport.cli.errors import CommandFailed, InvalidArgument
 from homeport.cli.inputdef import FLAG, REQUIRED, Definition
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
-
-# The logs Homeport keeps for each app (`/var/log/<type>.log` on Platform.sh).
-LOG_TYPES = ("app", "cron", "deploy", "post-deploy")
-# A followed log may stay silent for hours: reads then wait (almost) forever.
-FOLLOW_READ_TIMEOUT = 1e9
 
 ROUTE_COLUMNS = [("route", "Route"), ("type", "Type"), ("to", "To"), ("url", "URL")]
 ROUTE_DEFAULT_COLUMNS = ["route", "type", "to"]
@@ -50,7 +43,7 @@ def natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def as_mapping(value: Any) -> dict[str, Any]:
     """`value` when it is an object (JSON `{}`), else an empty dict."""
     return dict(value) if isinstance(value, dict) else {}
 
@@ -65,7 +58,7 @@ def sort_routes(routes: Mapping[str, Any]) -> list[dict[str, Any]]:
     """
     items: list[tuple[tuple[int, int, int, int], dict[str, Any]]] = []
     for index, (url, value) in enumerate(routes.items()):
-        route = {"id": None, "primary": False, **_mapping(value), "url": url}
+        route = {"id": None, "primary": False, **as_mapping(value), "url": url}
         if route.get("primary"):
             key = (0, 0, 0, index)
         else:
@@ -94,7 +87,7 @@ def normalize_mounts(mounts: Any) -> dict[str, dict[str, Any]]:
     The legacy string form `shared:files/x` becomes `{source: local, source_path: x}`.
     """
     result: dict[str, dict[str, Any]] = {}
-    for path, definition in _mapping(mounts).items():
+    for path, definition in as_mapping(mounts).items():
         if isinstance(definition, str) and "shared:files" in definition:
             definition = {
                 "source": "local",
@@ -229,7 +222,7 @@ class DeploymentCommand(Command):
         env = self.select_environment(required=True, argument=environment_argument)
         assert env is not None
         deployment = self.current_deployment(env) or {}
-        return sort_routes(_mapping(deployment.get("routes"))), env
+        return sort_routes(as_mapping(deployment.get("routes"))), env
 
     def select_container(
         self,
@@ -239,8 +232,8 @@ class DeploymentCommand(Command):
         include_workers: bool,
     ) -> tuple[str, dict[str, Any], str]:
         """(name, configuration, `app` or `worker`) chosen by -A/--worker or a question."""
-        webapps = _mapping(deployment.get("webapps"))
-        workers = _mapping(deployment.get("workers"))
+        webapps = as_mapping(deployment.get("webapps"))
+        workers = as_mapping(deployment.get("workers"))
         app = self._given("app")
         worker = self._given("worker") if include_workers else None
         if worker:
@@ -249,10 +242,10 @@ class DeploymentCommand(Command):
         if app:
             if app not in webapps:
                 raise InvalidArgument(f"Application not found: {app}\nApps: {apps_text}")
-            return app, _mapping(webapps[app]), "app"
+            return app, as_mapping(webapps[app]), "app"
         preset = self.env.get(self.config.env_prefix + "APPLICATION_NAME")
         if preset in webapps:
-            return preset, _mapping(webapps[preset]), "app"
+            return preset, as_mapping(webapps[preset]), "app"
         names = sorted(webapps, key=natural_key)
         if not names:
             raise CommandFailed(
@@ -270,7 +263,7 @@ class DeploymentCommand(Command):
                 f"The environment {environment_label(env)} runs more than one app: {apps_text}\n"
                 f"Choose one with the {option}."
             )
-        return chosen, _mapping(webapps[chosen]), "app"
+        return chosen, as_mapping(webapps[chosen]), "app"
 
     def _select_worker(
         self, workers: dict[str, Any], app: str | None, worker: str
@@ -281,7 +274,7 @@ class DeploymentCommand(Command):
             name = worker if "--" in worker else f"{app}--{worker}"
             if name not in workers:
                 raise InvalidArgument(f"Worker not found: {worker}")
-            return name, _mapping(workers[name]), "worker"
+            return name, as_mapping(workers[name]), "worker"
         matches = sorted((n for n in workers if n.endswith(f"--{worker}")), key=natural_key)
         if not matches:
             raise InvalidArgument(f"Worker not found: {worker}")
@@ -296,7 +289,7 @@ class DeploymentCommand(Command):
                 f"More than one worker is called {worker}: {', '.join(matches)}\n"
                 "Name it with its app, e.g. --worker APP--WORKER."
             )
-        return chosen, _mapping(workers[chosen]), "worker"
+        return chosen, as_mapping(workers[chosen]), "worker"
 
     @staticmethod
     def add_container_options(d: Definition, workers: bool = True) -> None:
@@ -497,234 +490,3 @@ class RouteGet(DeploymentCommand):
             if route.get("original_url") == original:
                 return route
         raise CommandFailed(f"No route found for original URL: {original}")
-
-
-class AppList(DeploymentCommand):
-    """`app:list` (alias `apps`)."""
-
-    def configure(self, d: Definition) -> None:
-        d.option("refresh", "", FLAG, "Whether to refresh the cache")
-        d.option("pipe", "", FLAG, "Output a list of app names only")
-        self.add_format_options(d)
-        self.add_project_option(d)
-        self.add_environment_option(d)
-
-    def execute(self) -> int:
-        env = self.select_environment(required=True)
-        assert env is not None
-        deployment = self.require_deployment(env)
-        apps = _mapping(deployment.get("webapps"))
-        if not apps:
-            self.console.err("No applications found.")
-            self._hints(deployment)
-            return 0
-        names = sorted(apps, key=natural_key)
-        if self.input.opt("pipe"):
-            for name in names:
-                self.console.out(name)
-            return 0
-        paths = self._local_paths()
-        defaults = [*APP_DEFAULT_COLUMNS, "path"] if paths is not None else APP_DEFAULT_COLUMNS
-        fmt = self.formatter
-        rows = []
-        for key, value in apps.items():
-            app = _mapping(value)
-            name = str(app.get("name") or key)
-            rows.append(
-                {
-                    "name": name,
-                    "type": service_type(app.get("type")),
-                    "disk": fmt.cell("disk", app.get("disk")),
-                    "size": fmt.cell("size", app.get("size")),
-                    "path": (paths or {}).get(name, ""),
-                }
-            )
-        self.table_hint(
-            f"Applications on the project {project_label(self.select_project())}, "
-            f"environment {environment_label(env)}:"
-        )
-        self.print_table(APP_COLUMNS, defaults, rows)
-        if not self.machine_readable:
-            self._hints(deployment)
-        return 0
-
-    def _local_paths(self) -> dict[str, str] | None:
-        """App directories in the local checkout, when it is the selected project's."""
-        checkout = self.checkout
-        if checkout is None:
-            return None
-        remotes = (str(self.config.get("detection.git_remote_name", "platform")), "origin")
-        if checkout.project_id(self.config.api_url, remotes) != self.select_project().get("id"):
-            return None
-        return local_app_paths(checkout.root)
-
-    def _hints(self, deployment: Mapping[str, Any]) -> None:
-        """Point at the service and worker lists, for the commands this client has."""
-        from homeport.cli.registry import BY_NAME
-
-        lines = []
-        if deployment.get("services") and "service:list" in BY_NAME:
-            lines.append(f"To list services, run: {self.exe} services")
-        if deployment.get("workers") and "worker:list" in BY_NAME:
-            lines.append(f"To list workers, run: {self.exe} workers")
-        if lines:
-            self.console.err("")
-            for line in lines:
-                self.console.err(line)
-
-
-class AppConfigGet(DeploymentCommand):
-    """`app:config-get`: an app's configuration as YAML, or one property with -P."""
-
-    def configure(self, d: Definition) -> None:
-        d.option("property", "P", REQUIRED, "The configuration property to view")
-        d.option("refresh", "", FLAG, "Whether to refresh the cache")
-        self.add_project_option(d)
-        self.add_environment_option(d)
-        self.add_container_options(d, workers=False)
-
-    def execute(self) -> int:
-        if self.in_container("APPLICATION"):
-            config = self.decode_variable("APPLICATION")
-            if not isinstance(config, dict):
-                raise CommandFailed(
-                    f"The {self.config.env_prefix}APPLICATION environment variable "
-                    "is not a JSON object."
-                )
-        else:
-            env = self.select_environment(required=True)
-            assert env is not None
-            deployment = self.require_deployment(env)
-            _, config, _ = self.select_container(deployment, env, include_workers=False)
-        prop = self.input.str_opt("property")
-        if prop:
-            self.print_property(config, prop)
-            return 0
-        from homeport.cli.miniyaml import dumps
-
-        self.console.out(dumps(config), newline=False)
-        return 0
-
-
-class MountList(DeploymentCommand):
-    """`mount:list` (alias `mounts`)."""
-
-    def configure(self, d: Definition) -> None:
-        d.option("paths", "", FLAG, "Output the mount paths only (one per line)")
-        d.option("refresh", "", FLAG, "Whether to refresh the cache")
-        self.add_format_options(d)
-        self.add_project_option(d)
-        self.add_environment_option(d)
-        self.add_container_options(d)
-
-    def execute(self) -> int:
-        if self.in_container("APPLICATION"):
-            config = self.decode_variable("APPLICATION")
-            config = _mapping(config)
-            name = str(config.get("name") or "")
-            kind = "worker" if "--" in name else "app"
-            env_text = self.env.get(self.config.env_prefix + "BRANCH")
-        else:
-            env = self.select_environment(required=True)
-            assert env is not None
-            deployment = self.require_deployment(env)
-            name, config, kind = self.select_container(deployment, env, include_workers=True)
-            env_text = environment_label(env)
-        mounts = normalize_mounts(config.get("mounts"))
-        if not mounts:
-            self.console.err(f"No mounts found on environment {env_text}, {kind} {name}")
-            return 0
-        if self.input.opt("paths"):
-            for path in mounts:
-                self.console.out(path)
-            return 0
-        fmt = self.formatter
-        rows = [
-            {"path": path, "definition": fmt.prop("definition", definition)}
-            for path, definition in mounts.items()
-        ]
-        self.table_hint(f"Mounts on environment {env_text}, {kind} {name}:")
-        self.print_table(MOUNT_COLUMNS, MOUNT_DEFAULT_COLUMNS, rows)
-        return 0
-
-
-class EnvironmentLogs(DeploymentCommand):
-    """`environment:logs [type]` (alias `log`; hidden `logs`)."""
-
-    def configure(self, d: Definition) -> None:
-        d.argument("type", f"The log type: {', '.join(sorted(LOG_TYPES))}")
-        d.option("lines", "", REQUIRED, "The number of lines to show", default="100")
-        d.option("tail", "", FLAG, "Continuously tail the log")
-        self.add_project_option(d)
-        self.add_environment_option(d)
-        self.add_container_options(d)
-
-    def execute(self) -> int:
-        log_type = self._log_type()
-        lines = self._lines()
-        env = self.select_environment(required=True)
-        assert env is not None
-        deployment = self.require_deployment(env)
-        name, _, kind = self.select_container(deployment, env, include_workers=True)
-        if log_type is None:
-            log_type = self.console.choose(
-                [(t, t) for t in sorted(LOG_TYPES)], "Enter a number to choose a log:"
-            )
-        follow = bool(self.input.opt("tail"))
-        self.console.err(
-            f"Reading log file {log_type}.log of {kind} {name} "
-            f"on environment {environment_label(env)}"
-        )
-        href = f"{self.api.environment_url(self.select_project(), env)}/logs/{log_type}"
-        params: list[tuple[str, Any]] = [("app", name), ("lines", lines)]
-        if follow:
-            params.append(("follow", "true"))
-        timeout = FOLLOW_READ_TIMEOUT if follow else self.config.timeout
-        return self._read(href, params, timeout, follow)
-
-    def _log_type(self) -> str | None:
-        value = self.input.arg("type")
-        if not value:
-            if not self.console.interactive:
-                raise CommandFailed("No log type specified.")
-            return None
-        value = str(value)
-        if value.endswith(".log"):
-            value = value[: -len(".log")]
-        if value not in LOG_TYPES:
-            raise CommandFailed(
-                f"Unknown log type: {value}. Available: {', '.join(sorted(LOG_TYPES))}"
-            )
-        return value
-
-    def _lines(self) -> int:
-        raw = str(self.input.opt("lines") or "")
-        if not raw.isdigit() or int(raw) < 1:
-            raise InvalidArgument(f"The --lines option must be a positive whole number: {raw}")
-        return int(raw)
-
-    def _read(self, href: str, params: list[tuple[str, Any]], timeout: float, follow: bool) -> int:
-        """Copy the log to stdout as it arrives; with --tail, until Ctrl-C."""
-        import http.client
-
-        try:
-            stream = self.api.stream(href, params, timeout=timeout)
-        except KeyboardInterrupt:
-            if follow:
-                return 0
-            raise
-        try:
-            for line in stream.lines():
-                self.console.out(line.decode("utf-8", errors="replace"), newline=False)
-        except KeyboardInterrupt:
-            if follow:
-                return 0
-            raise
-        except (OSError, http.client.HTTPException) as exc:
-            raise ConnectionFailed("The connection was lost while reading the log.") from exc
-        finally:
-            stream.close()
-        if follow:
-            self.console.err("The server closed the log stream.")
-            return 1
-        return 0
