@@ -262,7 +262,12 @@ def redeploy(session: Session, grants: ProjectGrants, env: Environment) -> Activ
     _require(grants, "redeploy", env)
     if env.status != "active":
         raise Conflict("Only an active environment can be redeployed.")
-    actor = grants.account
+    return _redeploy_activity(session, grants.account, env)
+
+
+def _redeploy_activity(
+    session: Session, actor: Account, env: Environment, parameters: dict[str, object] | None = None
+) -> Activity:
     return _env_activity(
         session,
         actor,
@@ -273,6 +278,7 @@ def redeploy(session: Session, grants: ProjectGrants, env: Environment) -> Activ
         .add(" redeployed environment ")
         .add(env_markup(env.name, env.title)),
         pending=True,
+        parameters=parameters,
     )
 
 
@@ -283,18 +289,7 @@ def redeploy_for_variables(session: Session, actor: Account, env: Environment) -
     if env.status != "active":
         return None
     env.needs_redeploy = True
-    return _env_activity(
-        session,
-        actor,
-        env,
-        "environment.redeploy",
-        Phrase()
-        .add(activities.user_markup(actor))
-        .add(" redeployed environment ")
-        .add(env_markup(env.name, env.title)),
-        pending=True,
-        parameters={"reason": "variables"},
-    )
+    return _redeploy_activity(session, actor, env, {"reason": "variables"})
 
 
 def delete(

@@ -26,7 +26,7 @@ from homeport.domain import environments as envs
 from homeport.domain.projects import get_project
 from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.domain.secrets import ServerSecrets
-from homeport.domain.variables import process_environment
+from homeport.domain.variables import Phase, process_environment
 from homeport.git.repos import branch_head, repo_path
 from homeport.runtime import records
 from homeport.runtime.appconfig import AppConfig, ConfigError, ProjectConfig, expand_routes
@@ -261,32 +261,34 @@ class LocalRuntime:
     ) -> list[_AppRun]:
         runs: list[_AppRun] = []
         for app in config.apps:
-            with self.db.session() as session:
-                project = get_project(session, project_id)
-                env = envs.get_environment(session, project, env_name)
-                variables = with_app_variables(
-                    app.variables,
-                    process_environment(
-                        session, self._box, project, env, "build", app.name
-                    ).variables,
-                )
-                scope = f":{env.machine_name}" if self.mode == "none" else ""
-            facts = self._facts(project_id, app, "")
+            variables, machine = self._variables(project_id, env_name, app, "build")
+            scope = f":{machine}" if self.mode == "none" else ""
+            facts = self._facts(project_id, app, "", APP_DIR)
             result = self.builder.build(
                 BuildInputs(repo, commit, app, facts, variables, scope), BuildLog(write), cancelled
             )
             runs.append(_AppRun(app, result, None, None))
         return runs
 
-    def _facts(self, project_id: str, app: AppConfig, tree: str) -> AppFacts:
+    def _facts(self, project_id: str, app: AppConfig, tree: str, app_dir: str) -> AppFacts:
         return AppFacts(
             project_id=project_id,
             project_entropy=self.entropy(project_id),
             app_name=app.name,
             tree_id=tree,
-            app_dir=APP_DIR,
+            app_dir=app_dir,
             api_url=self.settings.api_url,
         )
+
+    def _variables(
+        self, project_id: str, env_name: str, app: AppConfig, phase: Phase
+    ) -> tuple[dict[str, str], str]:
+        """The user and app variables ``app`` sees in ``phase``, and the machine name."""
+        with self.db.session() as session:
+            project = get_project(session, project_id)
+            env = envs.get_environment(session, project, env_name)
+            user = process_environment(session, self._box, project, env, phase, app.name)
+            return with_app_variables(app.variables, user.variables), env.machine_name
 
     # --- launching ------------------------------------------------------------------------
 
@@ -315,23 +317,8 @@ class LocalRuntime:
         socket_path: str | None,
     ) -> dict[str, str]:
         app = run.app
-        with self.db.session() as session:
-            project = get_project(session, project_id)
-            env = envs.get_environment(session, project, env_name)
-            variables = with_app_variables(
-                app.variables,
-                process_environment(
-                    session, self._box, project, env, "runtime", app.name
-                ).variables,
-            )
-        facts = AppFacts(
-            project_id=project_id,
-            project_entropy=self.entropy(project_id),
-            app_name=app.name,
-            tree_id=run.build.tree_id,
-            app_dir=app_dir,
-            api_url=self.settings.api_url,
-        )
+        variables, _machine = self._variables(project_id, env_name, app, "runtime")
+        facts = self._facts(project_id, app, run.build.tree_id, app_dir)
         document_root = app.document_root.replace(APP_DIR, app_dir, 1)
         facts_run = RuntimeFacts(
             branch=env_name,
