@@ -16,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import tarfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +31,8 @@ from homeport.runtime.sandbox import Sandbox, chown_tree, prepare_writable
 COMPLETE = "build.json"
 MAX_HOOK = 100_000  # bytes: a hook is passed to dash as one argument
 CACHE_MOUNT = "/run/cache"
+# Unused builds younger than this are kept: a concurrent deploy may be about to use one.
+FRESH_BUILD_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -294,9 +297,12 @@ class Builder:
         removed = 0
         if not self.builds.is_dir():
             return 0
+        recent = time.time() - FRESH_BUILD_SECONDS
         for entry in self.builds.iterdir():
             if entry.name.startswith(".") or entry.name in in_use:
                 continue
+            if entry.stat().st_mtime > recent:
+                continue  # just built, perhaps for a deploy that has not recorded it yet
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
         return removed

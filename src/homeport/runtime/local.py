@@ -88,7 +88,7 @@ class LocalRuntime:
         self.router: Router | None = None
         self._box = SecretBox(load_keys(settings.secret_keys, settings.secrets_dir))
         self._entropy_key = ServerSecrets(settings.secrets_dir).derive("project-entropy")
-        self._lock = threading.Lock()  # one launch at a time: ports, router table
+        self._lock = threading.Lock()  # ports, the router table, removing builds
         self._owner: IO[str] | None = None
         self._ports: dict[tuple[str, str, str], int] = {}
         self._router_entries: list[RouteEntry] | None = None
@@ -232,22 +232,23 @@ class LocalRuntime:
         routes = self._served_urls(expand_routes(config, host, tls=False))
         runs = self._build_all(project_id, env_name, config, repo, commit, write, cancelled)
         build_changed = {r.build.key for r in runs} != previous_keys or commit != previous_commit
-        with self._lock:
-            return self._launch(
-                project_id,
-                env_name,
-                machine,
-                env_type,
-                data_dir,
-                group,
-                commit,
-                config,
-                runs,
-                routes,
-                write,
-                kind,
-                build_changed,
-            )
+        # Not under the lock: a long deploy hook here must not hold up other
+        # environments (ports and the router table take the lock themselves).
+        return self._launch(
+            project_id,
+            env_name,
+            machine,
+            env_type,
+            data_dir,
+            group,
+            commit,
+            config,
+            runs,
+            routes,
+            write,
+            kind,
+            build_changed,
+        )
 
     def _build_all(
         self,
@@ -364,17 +365,19 @@ class LocalRuntime:
         """The app's port of its last deploy while it is free (its old process has just
         stopped), else a new one."""
         key = (project_id, machine, app)
-        port = self._ports.get(key)
-        if port is not None:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    port = None
-        if port is None:
-            port = _free_port()
-        self._ports[key] = port
-        return port
+        with self._lock:
+            port = self._ports.get(key)
+            taken = {p for k, p in self._ports.items() if k != key}
+            if port is not None:
+                with socket.socket() as s:
+                    try:
+                        s.bind(("127.0.0.1", port))
+                    except OSError:
+                        port = None
+            while port is None or port in taken:
+                port = _free_port()
+            self._ports[key] = port
+            return port
 
     def _wait_listening(self, run: _AppRun, group: str, name: str) -> None:
         deadline = time.monotonic() + self.settings.start_timeout
@@ -574,11 +577,12 @@ class LocalRuntime:
         """Give the router the routes of every deployment."""
         if self.router is None:
             return
-        entries = records.router_entries(self.db)
-        if entries == self._router_entries:
-            return  # a redeploy on the same ports: nothing for nginx to reload
-        try:
-            self.router.update(entries)
-            self._router_entries = entries
-        except RouterError as exc:
-            log.error("router update refused: %s", exc)
+        with self._lock:
+            entries = records.router_entries(self.db)
+            if entries == self._router_entries:
+                return  # a redeploy on the same ports: nothing for nginx to reload
+            try:
+                self.router.update(entries)
+                self._router_entries = entries
+            except RouterError as exc:
+                log.error("router update refused: %s", exc)
