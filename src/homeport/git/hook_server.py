@@ -84,12 +84,12 @@ class HookServer:
             env = json.loads(_recv_exact(conn, size))
             if not isinstance(env, dict):
                 raise ValueError("bad environment")
-            with (
-                open(fds[0], "rb", closefd=True) as reader,
-                open(fds[1], "wb", buffering=0, closefd=True) as writer,
-                io.TextIOWrapper(open(fds[2], "wb", closefd=True), write_through=True) as err,
-            ):
-                fds = []
+            # Each descriptor leaves the list as a file takes it over, so none is ever
+            # closed twice (a number closed twice may already be another thread's).
+            reader = open(fds.pop(0), "rb")  # noqa: SIM115 - closed by the block below
+            writer = open(fds.pop(0), "wb", buffering=0)  # noqa: SIM115
+            err = io.TextIOWrapper(open(fds.pop(0), "wb"), write_through=True)  # noqa: SIM115
+            with reader, writer, err:
                 hook_env = {str(k): str(v) for k, v in env.items()}
                 code = proc_receive(reader, writer, err, hook_env)
         except Exception:
