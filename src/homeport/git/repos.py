@@ -33,6 +33,11 @@ def repo_path(git_root: Path, project_id: str) -> Path:
 
 def git(repo: Path, *args: str, input: bytes | None = None) -> str:
     """Run ``git`` in ``repo``; its stdout, or GitError with its stderr."""
+    return git_bytes(repo, *args, input=input).decode(errors="replace")
+
+
+def git_bytes(repo: Path, *args: str, input: bytes | None = None) -> bytes:
+    """Run ``git`` in ``repo``; its stdout as bytes (trees, blobs, archives)."""
     done = subprocess.run(
         ["git", "--git-dir", str(repo), *args],
         input=input,
@@ -42,7 +47,7 @@ def git(repo: Path, *args: str, input: bytes | None = None) -> str:
     )
     if done.returncode != 0:
         raise GitError(done.stderr.decode(errors="replace").strip())
-    return done.stdout.decode(errors="replace")
+    return done.stdout
 
 
 def _plain_env() -> dict[str, str]:
@@ -83,8 +88,11 @@ def create_repo(git_root: Path, project_id: str, default_branch: str) -> Path:
 def install_hook(path: Path) -> None:
     """(Re)write the repository's `proc-receive` hook for this installation."""
     hook = path / "hooks" / "proc-receive"
+    text = _HOOK.format(python=sys.executable, client=_CLIENT)
+    if hook.is_file() and hook.read_text() == text:
+        return  # every start checks every repository: write only what changed
     hook.parent.mkdir(exist_ok=True)
-    hook.write_text(_HOOK.format(python=sys.executable, client=_CLIENT))
+    hook.write_text(text)
     hook.chmod(0o700)
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from homeport.git.repos import git_bytes
 from homeport.runtime.appconfig import AppConfig, build_config_id, build_time_application
 from homeport.runtime.contract import AppFacts, build_environment
 from homeport.runtime.processes import Outcome, StepFailed, run
@@ -47,17 +47,11 @@ class BuildResult:
     reused: bool
 
 
-def _git(repo: Path, *args: str) -> bytes:
-    return subprocess.run(
-        ["git", "--git-dir", str(repo), *args], capture_output=True, check=True, timeout=300
-    ).stdout
-
-
 def tree_id(repo: Path, commit: str, root: str) -> str:
     """Platform.sh's tree id: the app directory's tree without `.platform` and
     `.platform.app.yaml`, hashed as git would hash that tree (nothing is written)."""
     spec = f"{commit}:{root}" if root else f"{commit}^{{tree}}"
-    entries = _git(repo, "ls-tree", "-z", "--full-tree", spec).split(b"\0")
+    entries = git_bytes(repo, "ls-tree", "-z", "--full-tree", spec).split(b"\0")
     body = b""
     for entry in entries:
         if not entry:
@@ -85,7 +79,7 @@ def build_key(tree: str, config_id: str, variables: Mapping[str, str], runtime: 
 def export_tree(repo: Path, commit: str, root: str, dest: Path) -> None:
     """Write the app's files at ``commit`` into ``dest`` (nothing above its root)."""
     spec = f"{commit}:{root}" if root else commit
-    archive = _git(repo, "archive", "--format=tar", spec)
+    archive = git_bytes(repo, "archive", "--format=tar", spec)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from homeport.git.repos import git_bytes
 from homeport.runtime.appconfig import (
     ConfigError,
     ProjectConfig,
@@ -17,15 +17,9 @@ MAX_CONFIG_BYTES = 1024 * 1024
 MAX_CONFIG_FILES = 200
 
 
-def _git(repo: Path, *args: str) -> bytes:
-    return subprocess.run(
-        ["git", "--git-dir", str(repo), *args], capture_output=True, check=True, timeout=120
-    ).stdout
-
-
 def config_files(repo: Path, commit: str) -> dict[str, bytes]:
     """Every configuration file of ``commit`` (path → bytes), bounded in size and count."""
-    listing = _git(repo, "ls-tree", "-r", "-z", "--long", commit).split(b"\0")
+    listing = git_bytes(repo, "ls-tree", "-r", "-z", "--long", commit).split(b"\0")
     files: dict[str, bytes] = {}
     errors: list[str] = []
     for entry in listing:
@@ -44,7 +38,7 @@ def config_files(repo: Path, commit: str) -> dict[str, bytes]:
         if len(files) >= MAX_CONFIG_FILES:
             errors.append(f"more than {MAX_CONFIG_FILES} configuration files")
             break
-        files[path] = _git(repo, "cat-file", "blob", sha.decode())
+        files[path] = git_bytes(repo, "cat-file", "blob", sha.decode())
     if errors:
         raise ConfigError(errors)
     return files

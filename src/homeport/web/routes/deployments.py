@@ -31,13 +31,12 @@ def current_document(session: DbSession, env: Environment) -> dict[str, Any] | N
     return dict(row.document) if row is not None else None
 
 
-def _document(session: DbSession, ctx: ProjectCtx, environment_id: str) -> dict[str, Any]:
-    env = ctx.environment(session, environment_id)
+def _linked(session: DbSession, ctx: ProjectCtx, env: Environment) -> dict[str, Any] | None:
+    """The current deployment with its `self` link, or None."""
     document = current_document(session, env)
-    if document is None:
-        raise NotFound("Current deployment not found.")
-    base = f"/projects/{ctx.project.id}/environments/{env.name}/deployments/current"
-    document["_links"] = {"self": {"href": f"{ctx.base_url}{base}"}}
+    if document is not None:
+        base = f"/projects/{ctx.project.id}/environments/{env.name}/deployments/current"
+        document["_links"] = {"self": {"href": f"{ctx.base_url}{base}"}}
     return document
 
 
@@ -46,7 +45,10 @@ def get_current_deployment(
     environment_id: str, ctx: ProjectCtx, session: DbSession
 ) -> dict[str, Any]:
     """The deployment running now (404 on an inactive or never deployed environment)."""
-    return _document(session, ctx, environment_id)
+    document = _linked(session, ctx, ctx.environment(session, environment_id))
+    if document is None:
+        raise NotFound("Current deployment not found.")
+    return document
 
 
 @router.get(ENV + "/deployments")
@@ -54,10 +56,8 @@ def list_deployments(
     environment_id: str, ctx: ProjectCtx, session: DbSession
 ) -> list[dict[str, Any]]:
     """Platform.sh only exposes `current`: a one-item list, or an empty one."""
-    env = ctx.environment(session, environment_id)
-    if current_document(session, env) is None:
-        return []
-    return [_document(session, ctx, environment_id)]
+    document = _linked(session, ctx, ctx.environment(session, environment_id))
+    return [] if document is None else [document]
 
 
 @router.get(ENV + "/routes")
