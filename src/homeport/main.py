@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="migrate, then serve the API, console and worker")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("worker", help="run only the activity worker")
+    sub.add_parser("scheduler", help="run only the cron scheduler")
     sub.add_parser("ssh:host-key", help="print the SSH host key's fingerprint, then the public key")
     sub.add_parser("runtimes", help="list the app types this server can build")
 
@@ -71,6 +72,10 @@ def run_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, std
         from homeport.server import serve
 
         return serve(settings)
+    if args.command == "scheduler":
+        from homeport.server import run_scheduler_only
+
+        return run_scheduler_only(settings)
     if args.command == "worker":
         from homeport.server import run_worker_only
 
@@ -154,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``homeport`` console script."""
     args = _parser().parse_args(argv)
     # Operator commands print one clear line; only the server logs its progress.
-    quiet = args.command not in ("serve", "worker")
+    quiet = args.command not in ("serve", "worker", "scheduler")
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

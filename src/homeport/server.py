@@ -13,6 +13,7 @@ from homeport.domain.bootstrap import ensure_admin
 from homeport.git import repos
 from homeport.git.hook_server import HookServer
 from homeport.runtime.local import LocalRuntime
+from homeport.scheduler.loop import Scheduler
 from homeport.settings import Settings
 from homeport.ssh.git_server import SshGitServer
 from homeport.store import wake
@@ -89,12 +90,15 @@ def serve(settings: Settings) -> int:
     worker = start_worker_threads(state, runtime)
     if worker is not None:
         wake.listen(settings.data_dir, state.wake_event)
+    scheduler = start_scheduler(state) if settings.scheduler_enabled else None
     log.info("Homeport listening on http://%s:%s", settings.host, settings.port)
     # uvicorn re-raises the stop signal to the handler it found; a no-op one turns a
     # graceful SIGTERM/SIGINT stop into exit status 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _sig, _frame: None)
     server.run()
+    if scheduler is not None:
+        scheduler.stop()
     if ssh is not None:
         ssh.stop()
     hooks.stop()
@@ -123,6 +127,36 @@ def start_runtime(state: AppState) -> LocalRuntime | None:
     if runtime.router is not None and bind is not None:
         print(f"Homeport router listening on {bind[0]}:{bind[1]}", file=sys.stderr, flush=True)
     return runtime
+
+
+def start_scheduler(state: AppState) -> Scheduler:
+    """Start the cron scheduler; each run it queues wakes a worker here or elsewhere."""
+    settings = state.settings
+
+    def started(_count: int) -> None:
+        state.wake_worker()
+        wake.wake(settings.data_dir)
+
+    return Scheduler(state.db, started).start()
+
+
+def run_scheduler_only(settings: Settings) -> int:
+    """``homeport scheduler``: only the cron scheduler, until SIGTERM or SIGINT (for
+    installs that run it apart; several may run on one database)."""
+    private_umask()
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    scheduler = Scheduler(db, lambda _n: wake.wake(settings.data_dir))
+
+    def stop(_sig: int, _frame: object) -> None:
+        scheduler.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("Homeport scheduler started")
+    scheduler.run_forever()
+    db.dispose()
+    return 0
 
 
 def start_ssh(state: AppState) -> SshGitServer | None:

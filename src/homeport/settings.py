@@ -89,6 +89,11 @@ class Settings:
     sandbox: str = "bwrap"
     # Seconds a deployed app gets to start listening before the deploy fails.
     start_timeout: float = 60.0
+    # Crons: the shortest interval a spec may have (shorter ones are refused at push),
+    # and whether `homeport serve` runs the scheduler (off for a separate `homeport
+    # scheduler` process).
+    cron_min_interval: int = 300
+    scheduler_enabled: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -141,6 +146,8 @@ class Settings:
             build_timeout=_int(env, "HOMEPORT_BUILD_TIMEOUT", 3600, minimum=1),
             sandbox=_sandbox(env.get("HOMEPORT_SANDBOX") or "bwrap"),
             start_timeout=_float(env, "HOMEPORT_START_TIMEOUT", 60.0),
+            cron_min_interval=_int(env, "HOMEPORT_CRON_MIN_INTERVAL", 300, minimum=60),
+            scheduler_enabled=(env.get("HOMEPORT_SCHEDULER", "1") not in ("0", "false", "no")),
         )
 
     @property

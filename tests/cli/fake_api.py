@@ -110,6 +110,10 @@ class FakeApiServer:
         # apart, then ends the stream if `log_follow_ends`, else waits for the client.
         self.log_follow_lines: list[str] = []
         self.log_follow_ends = False
+        # `pf:ssh:*` (or `ssh`) links of active environments: rel -> href, and the crons
+        # served at `…/environments/{e}/crons`, keyed by (project, environment).
+        self.ssh_links: dict[tuple[str, str], dict[str, str]] = {}
+        self.crons: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.httpd: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -265,6 +269,43 @@ class FakeApiServer:
         }
         self.deployments[(project_id, env_id)] = deployment
         return deployment
+
+    def add_ssh_link(self, project_id: str, env_id: str, rel: str, href: str) -> None:
+        """An SSH link on the environment (shown while it is active)."""
+        self.ssh_links.setdefault((project_id, env_id), {})[rel] = href
+
+    def add_cron(
+        self,
+        project_id: str,
+        env_id: str,
+        app: str,
+        name: str,
+        spec: str,
+        start: str,
+        *,
+        stop: str | None = None,
+        timezone: str = "UTC",
+        next_run_at: str | None = "2026-12-05T05:00:00+00:00",
+        last_run: dict[str, Any] | None = None,
+        output: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A deployed cron; `output` is the log of its runs."""
+        commands = {"start": start, **({"stop": stop} if stop else {})}
+        cron = {
+            "id": f"{app}:{name}",
+            "name": name,
+            "application": app,
+            "spec": spec,
+            "timezone": timezone,
+            "commands": commands,
+            "timeout": 86400,
+            "shutdown_timeout": 10,
+            "next_run_at": next_run_at,
+            "last_run": last_run,
+            "output": output or [f"ran {name}"],
+        }
+        self.crons.setdefault((project_id, env_id), []).append(cron)
+        return cron
 
     def grant(self, project_id: str, user_id: str, permissions: list[str]) -> None:
         self.access[project_id][user_id] = {
@@ -514,6 +555,9 @@ class FakeApiServer:
                 links["#delete"] = {"href": base}
         if active and (pid, env["id"]) in self.deployments:
             links["#deployments"] = {"href": f"{base}/deployments"}
+        if active:
+            for rel, href in self.ssh_links.get((pid, env["id"]), {}).items():
+                links[rel] = {"href": href}
         return {**env, "_links": links}
 
     def activity_view(self, activity: dict[str, Any]) -> dict[str, Any]:
@@ -972,6 +1016,58 @@ class FakeApiServer:
         m = re.fullmatch(r"/logs/([^/]+)", tail)
         if m and method == "GET":
             self.log_route(req, pid, env, m.group(1), h)
+        if tail == "/crons" and method == "GET":
+            raise Reply(200, [self.cron_view(pid, env, c) for c in self.crons.get((pid, eid), [])])
+        m = re.fullmatch(r"/crons/([^/]+)/run", tail)
+        if m and method == "POST":
+            self.run_cron(req, user_id, pid, env, unquote(m.group(1)))
+
+    def cron_view(self, pid: str, env: dict[str, Any], cron: dict[str, Any]) -> dict[str, Any]:
+        href = f"/projects/{pid}/environments/{quote(env['id'], safe='')}/crons/{cron['name']}"
+        view = {k: v for k, v in cron.items() if k != "output"}
+        if env["status"] != "active":
+            view["next_run_at"] = None
+        return {**view, "_links": {"self": {"href": href}, "#run": {"href": f"{href}/run"}}}
+
+    def run_cron(
+        self, req: Request, user_id: str, pid: str, env: dict[str, Any], name: str
+    ) -> None:
+        """Homeport's `POST …/crons/{name}/run`: 403, 404, 409 like the server."""
+        if not self.may(pid, user_id, "admin", env):
+            raise error(403, "You may not run crons on this environment.")
+        body = req.json() or {}
+        app = body.get("application")
+        found = [
+            c
+            for c in self.crons.get((pid, env["id"]), [])
+            if c["name"] == name and (not app or c["application"] == app)
+        ]
+        if not found:
+            raise error(404, f"Cron not found: {name}")
+        if len(found) > 1:
+            apps = ", ".join(c["application"] for c in found)
+            raise error(409, f"Several applications have a cron named {name} ({apps}): choose one.")
+        if env["status"] != "active":
+            raise error(409, "Crons run only on an active environment.")
+        cron = found[0]
+        act = self.run_activity(
+            pid, "environment.cron", user_id, env["id"], log=cron["output"], payload={"cron": name}
+        )
+
+        def finish() -> None:
+            cron["last_run"] = {
+                "activity": act["id"],
+                "state": act["state"],
+                "result": act["result"],
+                "created_at": act["created_at"],
+                "started_at": act["started_at"] or act["created_at"],
+                "completed_at": act["completed_at"],
+            }
+
+        finish()
+        if act["state"] != "complete":
+            self.plans[act["id"]].setdefault("on_complete", []).append(finish)
+        raise self.accepted(self.cron_view(pid, env, cron), [act])
 
     def log_route(
         self, req: Request, pid: str, env: dict[str, Any], log_type: str, h: BaseHTTPRequestHandler

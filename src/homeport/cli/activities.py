@@ -171,6 +171,20 @@ def text_of(activity: dict[str, Any]) -> str:
     return strip_tags(description) if isinstance(description, str) else ""
 
 
+def described(activity: dict[str, Any]) -> str:
+    """The description with its actor marked when a machine user did it, so a list
+    tells automation from people at a glance."""
+    text = text_of(activity)
+    payload = activity.get("payload")
+    user = payload.get("user") if isinstance(payload, dict) else None
+    if not isinstance(user, dict) or user.get("kind") != "machine":
+        return text
+    name = str(user.get("display_name") or "")
+    if name and text.startswith(name):
+        return f"{name} (machine user){text[len(name) :]}"
+    return f"{text} (by machine user {name or user.get('id')})"
+
+
 def state_of(activity: dict[str, Any]) -> str:
     """The state as shown (`in_progress` becomes `in progress`)."""
     return str(activity.get("state") or "").replace("_", " ")

@@ -114,6 +114,13 @@ COMMANDS: tuple[Spec, ...] = (
         ("environment:restore", "snapshot:restore"),
     ),
     Spec(
+        "cron:list",
+        _C + "cron:CronList",
+        "List the crons of an environment, with their last and next runs",
+        ("crons",),
+    ),
+    Spec("cron:run", _C + "cron:CronRun", "Run a cron on an environment now"),
+    Spec(
         "environment:activate",
         _C + "environment:EnvironmentActivate",
         "Activate an environment",
@@ -165,6 +172,12 @@ COMMANDS: tuple[Spec, ...] = (
         _C + "environment:EnvironmentRedeploy",
         "Redeploy an environment",
         ("redeploy",),
+    ),
+    Spec(
+        "environment:ssh",
+        _C + "ssh:EnvironmentSsh",
+        "SSH to the current environment",
+        ("ssh",),
     ),
     Spec(
         "environment:url",

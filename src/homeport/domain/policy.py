@@ -38,6 +38,7 @@ EnvAction = Literal[
     "backup",
     "restore",
     "cancel_activity",
+    "run_cron",
 ]
 ENV_ACTION_ROLE: Mapping[str, str] = {
     "view": "viewer",
@@ -55,6 +56,8 @@ ENV_ACTION_ROLE: Mapping[str, str] = {
     "backup": "admin",
     "restore": "admin",
     "cancel_activity": "admin",
+    # Running a cron now (a Homeport extension) does what the cron's owner scheduled.
+    "run_cron": "admin",
 }
 
 ProjectAction = Literal[
@@ -195,6 +198,15 @@ class ProjectGrants:
         if role is None:
             return False
         return _RANK[role] >= _RANK[ENV_ACTION_ROLE[action]]
+
+    def can_ssh(self, env_type: str, minimum_role: str | None) -> bool:
+        """A shell on an app of an ``env_type`` environment: the app's `access.ssh`
+        names the least role (contributor when unset)."""
+        if self.account.deactivated:
+            return False
+        role = self.type_role(env_type)
+        need = minimum_role if minimum_role in _RANK else ENV_ACTION_ROLE["ssh"]
+        return role is not None and _RANK[role] >= _RANK[need]
 
     def can_branch(self, parent_type: str, child_type: str) -> bool:
         """Branching needs contributor on the parent's type and on the new one's."""

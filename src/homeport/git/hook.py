@@ -111,7 +111,9 @@ def _apply(
     scans = {}
     for update in updates:
         try:
-            scans[update] = scan(repo, update, settings.git_max_file_size)
+            scans[update] = scan(
+                repo, update, settings.git_max_file_size, settings.cron_min_interval
+            )
         except GitError:
             scans[update] = Scan(INTERNAL_ERROR, [], 0)
     db = Database(settings.database_url)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from homeport.domain import activities
+from homeport.domain import activities, cronspec
 from homeport.domain import environments as envs
 from homeport.domain.activities import Phrase, env_markup
 from homeport.domain.errors import DomainError, NotFound
@@ -33,31 +33,41 @@ class Scan:
     count: int
 
 
-def scan(repo: Path, update: RefUpdate, max_file_size: int) -> Scan:
+def scan(repo: Path, update: RefUpdate, max_file_size: int, cron_min_interval: int = 300) -> Scan:
     """Read the objects a ref update brings: an oversized file, invalid app
     configuration, and the commits."""
     oversized = too_large(repo, update, max_file_size)
     if oversized is not None:
         return Scan(oversized, [], 0)
-    invalid = invalid_config(repo, update)
+    invalid = invalid_config(repo, update, cron_min_interval)
     if invalid is not None:
         return Scan(invalid, [], 0)
     listed, count = commits(repo, update)
     return Scan(None, listed, count)
 
 
-def invalid_config(repo: Path, update: RefUpdate) -> str | None:
+def invalid_config(repo: Path, update: RefUpdate, cron_min_interval: int = 300) -> str | None:
     """Why the pushed commit's app configuration is refused, or None (platform-deploy.md
-    §2.1: invalid configuration changes nothing on the server)."""
+    §2.1: invalid configuration changes nothing on the server). Crons that would run
+    more often than ``cron_min_interval`` seconds are refused too."""
     if update.deleting:
         return None
     try:
-        load_commit_config(repo, update.new)
+        config = load_commit_config(repo, update.new)
     except ConfigError as exc:
-        first, more = exc.errors[0], len(exc.errors) - 1
-        extra = f" (and {more} more)" if more else ""
-        return f"Homeport: invalid configuration: {first}{extra}"
-    return None
+        errors = exc.errors
+    else:
+        errors = [
+            f"{app.source_file}: crons.{cron.name}.spec: {problem}"
+            for app in config.apps
+            for cron in app.crons.values()
+            if (problem := cronspec.interval_error(cron.spec, cron_min_interval)) is not None
+        ]
+    if not errors:
+        return None
+    first, more = errors[0], len(errors) - 1
+    extra = f" (and {more} more)" if more else ""
+    return f"Homeport: invalid configuration: {first}{extra}"
 
 
 @dataclass

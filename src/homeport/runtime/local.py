@@ -8,42 +8,32 @@ what was deployed) and `shutdown`.
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import hmac
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 
 from homeport.domain import environments as envs
 from homeport.domain.projects import get_project
-from homeport.domain.secretbox import SecretBox, load_keys
-from homeport.domain.secrets import ServerSecrets
-from homeport.domain.variables import Phase, process_environment
 from homeport.git.repos import branch_head, repo_path
 from homeport.runtime import records
-from homeport.runtime.appconfig import AppConfig, ConfigError, ProjectConfig, expand_routes
-from homeport.runtime.build import Builder, BuildInputs, BuildLog, BuildResult
+from homeport.runtime.app_env import AppEnvironments, AppRun, Place
+from homeport.runtime.appconfig import ConfigError, ProjectConfig, expand_routes
+from homeport.runtime.build import Builder, BuildInputs, BuildLog
 from homeport.runtime.contract import (
     APP_DIR,
     SOCKET_PATH,
-    AppFacts,
-    RuntimeFacts,
-    runtime_environment,
-    with_app_variables,
     with_environment_file,
 )
 from homeport.runtime.processes import StepFailed, run
 from homeport.runtime.repo_config import load_commit_config
 from homeport.runtime.router import RouteEntry, Router, RouterError
-from homeport.runtime.sandbox import Sandbox, SandboxUnavailable, prepare_writable
+from homeport.runtime.sandbox import Sandbox, SandboxUnavailable
 from homeport.runtime.supervisor import ProcessSpec, RotatingLog, Supervisor
 from homeport.settings import Settings
 from homeport.store.db import Database
@@ -56,16 +46,6 @@ HOOK_TIMEOUT = 3600.0
 
 class DeployFailed(Exception):
     """The deploy could not finish; the message is written for the activity log."""
-
-
-@dataclass
-class _AppRun:
-    """One app of a deploy: its config, build, and where it listens."""
-
-    app: AppConfig
-    build: BuildResult
-    port: int | None
-    socket_host: Path | None
 
 
 def _free_port() -> int:
@@ -84,10 +64,9 @@ class LocalRuntime:
         self.mode = settings.sandbox
         self.dir = settings.runtime_dir
         self.builder = Builder(self.dir, self.mode, float(settings.build_timeout))
+        self.apps = AppEnvironments(settings, db)
         self.supervisor = Supervisor()
         self.router: Router | None = None
-        self._box = SecretBox(load_keys(settings.secret_keys, settings.secrets_dir))
-        self._entropy_key = ServerSecrets(settings.secrets_dir).derive("project-entropy")
         self._lock = threading.Lock()  # ports, the router table, removing builds
         self._owner: IO[str] | None = None
         self._ports: dict[tuple[str, str, str], int] = {}
@@ -133,37 +112,6 @@ class LocalRuntime:
             self.router.stop()
 
     # --- deploy -------------------------------------------------------------------------
-
-    def entropy(self, project_id: str) -> str:
-        """PLATFORM_PROJECT_ENTROPY: 56 characters, stable for the project's life."""
-        return hmac.new(self._entropy_key, project_id.encode(), hashlib.sha256).hexdigest()[:56]
-
-    def default_host(self, project_id: str, machine_name: str) -> str:
-        """`{default}` of an environment."""
-        return f"{machine_name}-{project_id}.{self.settings.route_domain}".lower()
-
-    def _served_urls(self, routes: dict[str, Any]) -> dict[str, Any]:
-        """Routes as they are reached: with the router's port when it is not 80, so
-        `PLATFORM_ROUTES` and the API name exactly the URLs served."""
-        bind = self.settings.router_bind
-        port = bind[1] if bind else 80
-        if port == 80:
-            return routes
-        hosts = {urlsplit(url).hostname for url in routes}
-
-        def served(url: str) -> str:
-            parts = urlsplit(url)
-            if parts.hostname not in hosts or parts.port is not None:
-                return url
-            return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
-
-        out: dict[str, Any] = {}
-        for url, route in routes.items():
-            route = dict(route)
-            if isinstance(route.get("to"), str):
-                route["to"] = served(route["to"])
-            out[served(url)] = route
-        return out
 
     def deploy(
         self,
@@ -228,8 +176,8 @@ class LocalRuntime:
                     "(PHP-FPM is not provided), e.g. php -S 127.0.0.1:$PORT -t public"
                 )
         group = f"{project_id}/{machine}"
-        host = self.default_host(project_id, machine)
-        routes = self._served_urls(expand_routes(config, host, tls=False))
+        host = self.apps.default_host(project_id, machine)
+        routes = self.apps.served_urls(expand_routes(config, host, tls=False))
         runs = self._build_all(project_id, env_name, config, repo, commit, write, cancelled)
         build_changed = {r.build.key for r in runs} != previous_keys or commit != previous_commit
         # Not under the lock: a long deploy hook here must not hold up other
@@ -259,107 +207,19 @@ class LocalRuntime:
         commit: str,
         write: Callable[[str], None],
         cancelled: Callable[[], bool],
-    ) -> list[_AppRun]:
-        runs: list[_AppRun] = []
+    ) -> list[AppRun]:
+        runs: list[AppRun] = []
         for app in config.apps:
-            variables, machine = self._variables(project_id, env_name, app, "build")
+            variables, machine = self.apps.variables(project_id, env_name, app, "build")
             scope = f":{machine}" if self.mode == "none" else ""
-            facts = self._facts(project_id, app, "", APP_DIR)
+            facts = self.apps.facts(project_id, app, "", APP_DIR)
             result = self.builder.build(
                 BuildInputs(repo, commit, app, facts, variables, scope), BuildLog(write), cancelled
             )
-            runs.append(_AppRun(app, result, None, None))
+            runs.append(AppRun(app, result, None, None))
         return runs
 
-    def _facts(self, project_id: str, app: AppConfig, tree: str, app_dir: str) -> AppFacts:
-        return AppFacts(
-            project_id=project_id,
-            project_entropy=self.entropy(project_id),
-            app_name=app.name,
-            tree_id=tree,
-            app_dir=app_dir,
-            api_url=self.settings.api_url,
-        )
-
-    def _variables(
-        self, project_id: str, env_name: str, app: AppConfig, phase: Phase
-    ) -> tuple[dict[str, str], str]:
-        """The user and app variables ``app`` sees in ``phase``, and the machine name."""
-        with self.db.session() as session:
-            project = get_project(session, project_id)
-            env = envs.get_environment(session, project, env_name)
-            user = process_environment(session, self._box, project, env, phase, app.name)
-            return with_app_variables(app.variables, user.variables), env.machine_name
-
     # --- launching ------------------------------------------------------------------------
-
-    def _mounts(self, data_dir: Path, app: AppConfig) -> dict[str, Path]:
-        """Each `local` mount's directory in the environment's data area (so backups
-        cover it); `tmp` mounts get a directory of their own outside it."""
-        out: dict[str, Path] = {}
-        for mount in app.mounts.values():
-            if mount.source == "tmp":
-                host = self.dir / "tmp" / data_dir.parent.name / app.name / mount.source_path
-            else:
-                host = data_dir / "mounts" / app.name / mount.source_path
-            prepare_writable(host)
-            out[mount.path] = host
-        return out
-
-    def _runtime_env(
-        self,
-        project_id: str,
-        env_name: str,
-        machine: str,
-        env_type: str,
-        run: _AppRun,
-        routes: dict[str, Any],
-        app_dir: str,
-        socket_path: str | None,
-    ) -> dict[str, str]:
-        app = run.app
-        variables, _machine = self._variables(project_id, env_name, app, "runtime")
-        facts = self._facts(project_id, app, run.build.tree_id, app_dir)
-        document_root = app.document_root.replace(APP_DIR, app_dir, 1)
-        facts_run = RuntimeFacts(
-            branch=env_name,
-            environment=machine,
-            environment_type=env_type,
-            document_root=document_root,
-            routes=routes,
-            port=run.port,
-            socket=socket_path,
-            start=app.web_commands_start,
-            pre_start=app.web_commands_pre_start,
-            post_start=app.web_commands_post_start,
-        )
-        return runtime_environment(facts, facts_run, app.raw, variables)
-
-    def _sandbox_for(
-        self, run: _AppRun, data_dir: Path, run_dir: Path, logs_dir: Path
-    ) -> tuple[Sandbox, str]:
-        """The sandbox of an app's runtime processes, and its app dir as they see it."""
-        mounts = self._mounts(data_dir, run.app)
-        if self.mode == "none":
-            # Without a sandbox the (per-environment) build links its mounts in place.
-            for rel, host in mounts.items():
-                point = run.build.path / rel
-                if point.is_symlink():
-                    point.unlink()
-                elif point.is_dir() and not any(point.iterdir()):
-                    point.rmdir()
-                point.parent.mkdir(parents=True, exist_ok=True)
-                if not point.exists():
-                    point.symlink_to(host, target_is_directory=True)
-            return Sandbox(run.build.path, True), str(run.build.path)
-        sandbox = Sandbox(
-            run.build.path,
-            False,
-            mounts=mounts,
-            extra_rw={"/run": run_dir},
-            extra_ro={"/var/log": logs_dir},
-        )
-        return sandbox, APP_DIR
 
     def _port_for(self, project_id: str, machine: str, app: str) -> int:
         """The app's port of its last deploy while it is free (its old process has just
@@ -379,7 +239,7 @@ class LocalRuntime:
             self._ports[key] = port
             return port
 
-    def _wait_listening(self, run: _AppRun, group: str, name: str) -> None:
+    def _wait_listening(self, run: AppRun, group: str, name: str) -> None:
         deadline = time.monotonic() + self.settings.start_timeout
         while time.monotonic() < deadline:
             try:
@@ -435,7 +295,7 @@ class LocalRuntime:
         group: str,
         commit: str,
         config: ProjectConfig,
-        runs: list[_AppRun],
+        runs: list[AppRun],
         routes: dict[str, Any],
         write: Callable[[str], None],
         kind: str,
@@ -447,38 +307,24 @@ class LocalRuntime:
             write(f"Redeploying environment {env_name}")
             write("  Preparing deployment")
         self.supervisor.stop_group(group)
-        logs_dir = self.dir / "logs" / project_id / machine
-        logs_dir.mkdir(parents=True, exist_ok=True)
+        logs_dir = self.apps.logs_dir(project_id, machine)
         app_log = RotatingLog(logs_dir / "app.log")
         deploy_log = RotatingLog(logs_dir / "deploy.log")
         post_log = RotatingLog(logs_dir / "post-deploy.log")
         processes: dict[str, Any] = {"builds": [r.build.key for r in runs], "apps": {}}
         sandboxes: dict[str, Sandbox] = {}
+        place = Place(project_id, env_name, machine, env_type, data_dir)
         success = True
         try:
             for run_ in runs:
                 app = run_.app
-                run_dir = self.dir / "run" / project_id / machine / app.name
-                prepare_writable(run_dir)
-                socket_path: str | None = None
+                run_dir = self.apps.run_dir(project_id, machine, app.name)
                 if app.socket_family == "unix":
                     run_.socket_host = run_dir / "app.sock"
                     run_.socket_host.unlink(missing_ok=True)
-                    socket_path = SOCKET_PATH if self.mode != "none" else str(run_.socket_host)
                 else:
                     run_.port = self._port_for(project_id, machine, app.name)
-                base, app_dir = self._sandbox_for(run_, data_dir, run_dir, logs_dir)
-                env_vars = self._runtime_env(
-                    project_id, env_name, machine, env_type, run_, routes, app_dir, socket_path
-                )
-                sandbox = Sandbox(
-                    base.app_dir,
-                    base.app_writable,
-                    base.mounts,
-                    base.extra_rw,
-                    base.extra_ro,
-                    env_vars,
-                )
+                sandbox = self.apps.app_sandbox(run_, place, routes, run_dir)
                 sandboxes[app.name] = sandbox
                 if talk:
                     write(f"  Opening application {app.name} and its relationships")
@@ -508,6 +354,7 @@ class LocalRuntime:
                 if app.web_commands_post_start and talk:
                     self._hook(sandbox, app.web_commands_post_start, write, app_log, "post_start")
                 processes["apps"][app.name] = {
+                    "build": run_.build.key,
                     "port": run_.port,
                     "socket": str(run_.socket_host) if run_.socket_host else None,
                 }

@@ -47,6 +47,39 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+# Runs a job ($1) so that it can be asked to stop: a line on standard input runs the
+# stop command ($2) in the same sandbox, or sends SIGTERM to the job when there is none.
+STOPPABLE = """exec 3<&0 </dev/null
+dash -c "$1" 3<&- &
+child=$!
+(
+  if read -r _ <&3; then
+    if [ -n "$2" ]; then dash -c "$2"; else kill -TERM "$child" 2>/dev/null; fi
+  fi
+) &
+watcher=$!
+exec 3<&-
+wait "$child"
+status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+"""
+
+
+def stoppable(start: str, stop: str | None) -> list[str]:
+    """The argv of a job run with STOPPABLE (see ``run``'s ``grace``)."""
+    return ["dash", "-c", STOPPABLE, "job", start, stop or ""]
+
+
+def _ask_to_stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"stop\n")
+        proc.stdin.flush()
+    except (OSError, ValueError):
+        pass  # it has already ended
+
+
 def run(
     sandbox: Sandbox,
     argv: list[str],
@@ -55,13 +88,16 @@ def run(
     *,
     timeout: float | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    grace: float | None = None,
 ) -> Outcome:
     """Run ``argv`` in ``sandbox``; ``on_line(tag, text)`` gets each output line, tag
-    "out" or "err". Stops the command when ``timeout`` passes or ``cancelled()``."""
+    "out" or "err". Stops the command when ``timeout`` passes or ``cancelled()``: at
+    once, or, with ``grace`` (for ``stoppable`` argv), by asking it first and killing
+    it ``grace`` seconds later."""
     with command(sandbox, argv, mode) as (args, fds):
         proc = subprocess.Popen(
             args,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if grace is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(sandbox.env),
@@ -78,8 +114,18 @@ def run(
     for pump in pumps:
         pump.start()
     deadline = None if timeout is None else time.monotonic() + timeout
+    kill_at: float | None = None
     open_streams, timed_out, was_cancelled = 2, False, False
     next_check = time.monotonic() + 1.0
+
+    def stop_now() -> None:
+        nonlocal kill_at
+        if grace is None:
+            kill_tree(proc)
+        elif kill_at is None:
+            _ask_to_stop(proc)
+            kill_at = time.monotonic() + grace
+
     while open_streams:
         try:
             item = lines.get(timeout=0.2)
@@ -92,11 +138,16 @@ def run(
         now = time.monotonic()
         if deadline is not None and now > deadline and not timed_out:
             timed_out = True
+            stop_now()
+        if kill_at is not None and now > kill_at:
+            kill_at = float("inf")
             kill_tree(proc)
         if now >= next_check:
             next_check = now + 1.0
-            if not was_cancelled and cancelled():
+            if not was_cancelled and not timed_out and cancelled():
                 was_cancelled = True
-                kill_tree(proc)
+                stop_now()
     returncode = proc.wait()
+    if proc.stdin is not None:
+        proc.stdin.close()
     return Outcome(returncode, timed_out=timed_out, cancelled=was_cancelled)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from homeport.domain import crons
 from homeport.domain import environments as envs
 from homeport.domain.projects import get_project
 from homeport.runtime.appconfig import AppConfig, ProjectConfig
@@ -27,6 +28,15 @@ def active_deployments(db: Database) -> list[tuple[str, str]]:
             .where(Environment.status == "active")
         ).all()
     return [(project_id, name) for project_id, name in rows]
+
+
+def cron_jobs(config: ProjectConfig) -> list[crons.JobSpec]:
+    """Every app's crons, as the scheduler keeps them."""
+    return [
+        crons.JobSpec(app.name, job.name, job.spec, app.timezone, app.raw["crons"][job.name])
+        for app in config.apps
+        for job in app.crons.values()
+    ]
 
 
 def record(
@@ -55,6 +65,8 @@ def record(
         row.document = document
         row.processes = processes
         row.updated_at = utcnow()
+        if success:
+            crons.sync(session, env, cron_jobs(config))
         if talk:
             env.last_deployment_at = utcnow()
             env.last_deployment_successful = success
@@ -69,6 +81,7 @@ def forget(db: Database, project_id: str, env_name: str) -> str:
         row = session.scalar(select(Deployment).where(Deployment.environment_pk == env.pk))
         if row is not None:
             session.delete(row)
+        crons.clear(session, env)
         return env.machine_name
 
 

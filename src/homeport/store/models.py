@@ -355,3 +355,32 @@ class Deployment(Base):
     processes: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CronJob(Base):
+    """One cron of a deployed app and when it runs next (platform-deploy.md §6).
+
+    Written when a deployment is recorded and removed with it; the scheduler moves
+    ``next_run_at`` forward with a conditional update, so of several schedulers only
+    one starts each run.
+    """
+
+    __tablename__ = "cron_jobs"
+    __table_args__ = (UniqueConstraint("environment_pk", "app", "name"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment_pk: Mapped[int] = mapped_column(ForeignKey("environments.pk", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    app: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    spec: Mapped[str] = mapped_column(String(256))
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The job's whole normalised definition: {spec, commands{start, stop}, timeout,
+    # shutdown_timeout}, as an activity's ``parameters.spec`` shows it.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_activity_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

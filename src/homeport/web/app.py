@@ -15,6 +15,7 @@ from homeport.web.routes import (
     access,
     activities,
     backups,
+    crons,
     deployments,
     environments,
     health,
@@ -51,6 +52,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         variables,
         backups,
         deployments,
+        crons,
     ):
         app.include_router(module.router)
     # The CLI installer and the client it installs (public, like the client's code).

@@ -23,6 +23,7 @@ RUNTIME_TYPES = frozenset(
         "environment.branch",
         "environment.deactivate",
         "environment.restore",
+        "environment.cron",
     }
 )
 
@@ -72,7 +73,7 @@ class BatchedLog:
                 self.ctx.log("\n".join(lines))
 
 
-def _cancel_requested(ctx: ActivityContext) -> bool:
+def cancel_requested(ctx: ActivityContext) -> bool:
     with ctx.db.session() as session:
         row = session.get(Activity, ctx.activity.pk)
         return bool(row is not None and row.cancel_requested)
@@ -94,11 +95,11 @@ def deploy(ctx: ActivityContext, runtime: LocalRuntime, kind: str) -> None:
             name,
             out.write,
             kind=kind,
-            cancelled=lambda: _cancel_requested(ctx),
+            cancelled=lambda: cancel_requested(ctx),
         )
     except (DeployFailed, StepFailed, SandboxUnavailable) as exc:
         out.flush()
-        if _cancel_requested(ctx):
+        if cancel_requested(ctx):
             raise Cancelled() from None
         with ctx.session() as session:
             project = get_project(session, ctx.activity.project_id)

@@ -24,7 +24,7 @@ from homeport.store.blobstore import BlobStoreError, open_blob_store
 from homeport.store.db import Database
 from homeport.store.models import Backup, Environment
 from homeport.store.types import utcnow
-from homeport.worker import deploy_tasks
+from homeport.worker import cron_tasks, deploy_tasks
 from homeport.worker.backup_tasks import (
     make_backup_handler,
     make_restore_handler,
@@ -178,6 +178,7 @@ def default_handlers(
                 "environment.deactivate": _stopping(runtime),
                 "environment.redeploy": _with_runtime(runtime, None, "redeploy"),
                 "environment.restore": _with_runtime(runtime, restore, "push"),
+                "environment.cron": lambda ctx: cron_tasks.run_cron(ctx, runtime),
             }
         )
     if settings.test_handlers:

@@ -12,13 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from homeport.domain import accounts, backups, environments, projects
+from homeport.domain import access, accounts, backups, crons, environments, projects, ssh_keys
 from homeport.domain.policy import load_grants
 from homeport.settings import Settings
-from homeport.store.models import Account
+from homeport.store.models import Account, ApiToken
 from homeport.web.app import create_app
 from homeport.web.console.deps import ConsoleState
 from homeport.web.state import AppState
@@ -167,6 +170,13 @@ class Template:
     activity_ids: dict[str, str]
 
 
+def _new_public_key() -> str:
+    """A fresh ed25519 public key in OpenSSH form."""
+    private = Ed25519PrivateKey.generate()
+    raw = private.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH)
+    return raw.decode() + " ci@example.com"
+
+
 def _settings(data_dir: Path) -> Settings:
     return Settings.from_env({"HOMEPORT_DATA_DIR": str(data_dir), "HOMEPORT_WORKER": "0"})
 
@@ -210,6 +220,42 @@ def console_template(
             grants = load_grants(s, owner, project)
             dev = environments.get_environment(s, project, "dev")
             activity_ids["pending"] = environments.redeploy(s, grants, dev).id
+            # A cron row as a deploy of an app with a `nightly` cron writes it.
+            crons.sync(
+                s,
+                dev,
+                [
+                    crons.JobSpec(
+                        "app",
+                        "nightly",
+                        "0 5 * * *",
+                        None,
+                        {
+                            "spec": "0 5 * * *",
+                            "commands": {"start": "true"},
+                            "timeout": 86400,
+                            "shutdown_timeout": 10,
+                        },
+                    )
+                ],
+            )
+            # The machine user's API token and an SSH key of its own, to delete.
+            machine = s.get(Account, world.ids["machine"])
+            assert machine is not None
+            token_id = s.scalar(select(ApiToken.id).where(ApiToken.account_id == machine.id))
+            assert token_id is not None
+            key = ssh_keys.add_key(s, machine, _new_public_key(), "ci")
+            world.ids["machine_token"] = token_id
+            # A pending invitation (nobody has this email yet), to cancel.
+            invitation, _ = access.invite(
+                s,
+                owner,
+                project,
+                "pending-guest@example.com",
+                access.parse_permissions(["viewer", "development:viewer"]),
+            )
+            world.ids["invitation"] = invitation.id
+            world.ids["machine_key"] = str(key.key_id)
     state.db.dispose()
     return Template(data_dir, world, backup_ids, activity_ids)
 

@@ -315,6 +315,71 @@ def test_backup_and_restore_from_console(admin_page: Page) -> None:
     expect(page.locator("#activity-state")).to_have_text("complete")
 
 
+# --- crons ----------------------------------------------------------------------------
+
+
+def insert_cron_row(server: ServerProcess, pid: str, env_name: str, name: str) -> None:
+    """Write a cron row into the server's database, as a deploy would (the test deploys
+    no app: running the cron then fails, which is enough to see it queued and run)."""
+    from datetime import UTC, datetime
+
+    from homeport.domain import environments, projects
+    from homeport.settings import Settings
+    from homeport.store.db import Database
+    from homeport.store.models import CronJob
+
+    db = Database(Settings.from_env({"HOMEPORT_DATA_DIR": str(server.data_dir)}).database_url)
+    try:
+        with db.session(write=True) as s:
+            env = environments.get_environment(s, projects.get_project(s, pid), env_name)
+            spec = "0 5 * * *"
+            s.add(
+                CronJob(
+                    environment_pk=env.pk,
+                    project_id=pid,
+                    app="app",
+                    name=name,
+                    spec=spec,
+                    timezone=None,
+                    definition={
+                        "spec": spec,
+                        "commands": {"start": "echo hello"},
+                        "timeout": 86400,
+                        "shutdown_timeout": 10,
+                    },
+                    next_run_at=datetime(2031, 1, 1, 5, 0, tzinfo=UTC),
+                )
+            )
+    finally:
+        db.dispose()
+
+
+def test_run_a_cron_now_from_the_environment_page(admin_page: Page, server: ServerProcess) -> None:
+    page = admin_page
+    page.goto("/console/projects")
+    page.get_by_role("link", name="Shop").click()
+    base = project_url(page)
+    insert_cron_row(server, base.rsplit("/", 1)[1], "dev", "nightly")
+    page.get_by_role("link", name="dev", exact=True).click()
+    crons = page.locator("#crons")
+    row = crons.locator("tr[data-cron='nightly']")
+    expect(row).to_contain_text("0 5 * * *")
+    expect(row).to_contain_text("echo hello")
+    expect(row.locator(".last-run")).to_contain_text("never")
+    expect(page.locator("#ssh-variables-note")).to_contain_text("env:PLATFORMSH_CLI_TOKEN")
+
+    row.get_by_role("button", name="Run now").click()
+    notice = page.locator("#cron-queued")
+    expect(notice).to_contain_text("Cron nightly of app was queued as activity")
+    shot(page, "cron-run-now.png")
+    activity_id = notice.get_by_role("link").inner_text().strip()
+    expect(row.locator(".last-run a")).to_have_attribute("href", f"{base}/activities/{activity_id}")
+    notice.get_by_role("link").click()
+    # The worker was woken and ran it; with no app deployed the cron cannot start.
+    assert wait_for_activity(page) in ("complete", "failed")
+    expect(page.locator("body")).to_contain_text("environment.cron")
+
+
 # --- a viewer -------------------------------------------------------------------------
 
 

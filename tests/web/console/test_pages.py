@@ -330,7 +330,12 @@ def test_ssh_keys_add_and_remove(cw: ConsoleWorld) -> None:
     dup = cw.browser("dev_admin").post("/console/users/me/settings/ssh-keys", {"value": SSH_KEY})
     assert dup.status_code == 409
     with cw.api.state.db.session() as s:
-        key_id = s.query(SshKey).one().key_id
+        key_id = (
+            s.query(SshKey)
+            .filter(SshKey.account_id == cw.world.ids["dev_contributor"])
+            .one()
+            .key_id
+        )
     assert (
         cw.browser("dev_admin")
         .get(f"/console/users/me/settings/ssh-keys/{key_id}/delete")

@@ -157,7 +157,7 @@ class ActivityList(ActivityCommand):
                     "id": str(activity.get("id")),
                     "created": fmt.date(activity.get("created_at")),
                     "completed": fmt.date(activity.get("completed_at")),
-                    "description": acts.text_of(activity),
+                    "description": acts.described(activity),
                     "type": str(activity.get("type", "")),
                     "progress": acts.progress_of(activity),
                     "state": acts.state_of(activity),

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from homeport.domain import cronspec
 from homeport.runtime.appconfig.context import Ctx, relative_path
 from homeport.runtime.appconfig.model import LANGUAGES, SSH_ROLES, AppConfig
 from homeport.runtime.appconfig.sections import (
@@ -243,6 +244,11 @@ def parse_app(
     ctx.known_keys(access, ("access",), frozenset({"ssh"}))
     ssh = ctx.choice(access.get("ssh"), ("access", "ssh"), SSH_ROLES) or "contributor"
     timezone = ctx.string(spec.get("timezone"), ("timezone",))
+    if timezone is not None:
+        try:
+            cronspec.zone(timezone)
+        except cronspec.CronSpecError as exc:
+            ctx.error(("timezone",), str(exc))
     disk = ctx.integer(spec.get("disk"), ("disk",), minimum=0)
     size = ctx.string(spec.get("size"), ("size",)) or "AUTO"
     root, operations, raw_source = _source(ctx, spec.get("source"), default_root, root_required)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from homeport.domain import cronspec
 from homeport.runtime.appconfig.context import Ctx, Path, relative_path
 from homeport.runtime.appconfig.model import (
     CRON_SHUTDOWN_TIMEOUT,
@@ -140,7 +141,13 @@ def _cron_spec(ctx: Ctx, value: Any, at: Path) -> str | None:
     if len(fields) != 5:
         ctx.error(at, f"expected 5 fields (minute hour day month weekday), found {len(fields)}")
         return None
-    return " ".join(fields)
+    joined = " ".join(fields)
+    try:
+        cronspec.validate(joined)
+    except cronspec.CronSpecError as exc:
+        ctx.error(at, str(exc))
+        return None
+    return joined
 
 
 def _cron_commands(ctx: Ctx, spec: dict[str, Any], at: Path) -> tuple[str | None, str | None]:

@@ -1,5 +1,5 @@
 """Shapes the console's templates read: activities with their actor, environment trees,
-roles per environment type."""
+roles per environment type, crons with their last and next runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 
 from homeport.domain.access import Roles
 from homeport.domain.policy import ENV_TYPES
-from homeport.store.models import Activity, Environment
+from homeport.store.models import Activity, CronJob, Environment
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,36 @@ def type_roles(roles: Roles) -> dict[str, str]:
     """The role shown for each environment type (``—`` for none)."""
     effective = roles.effective()
     return {t: effective.get(t, "—") for t in ENV_TYPES}
+
+
+@dataclass(frozen=True)
+class CronItem:
+    """One cron row of the environment page: what it runs, when it ran and runs next."""
+
+    app: str
+    name: str
+    spec: str
+    timezone: str
+    command: str
+    last: ActivityItem | None
+    next_run_at: datetime | None  # None: paused (the environment is not active)
+
+    @property
+    def last_at(self) -> datetime | None:
+        """When the last run was queued (or ran, under a scheduler that was late)."""
+        return self.last.created_at if self.last else None
+
+
+def cron_item(job: CronJob, last: Activity | None, env_active: bool) -> CronItem:
+    """The page's view of a cron and its latest activity."""
+    commands = job.definition.get("commands") if isinstance(job.definition, dict) else None
+    start = commands.get("start") if isinstance(commands, dict) else None
+    return CronItem(
+        app=job.app,
+        name=job.name,
+        spec=job.spec,
+        timezone=job.timezone or "UTC",
+        command=str(start or ""),
+        last=activity_item(last) if last is not None else None,
+        next_run_at=job.next_run_at if env_active else None,
+    )

@@ -1,6 +1,7 @@
-"""An environment's page and actions: branch, activate, deactivate, redeploy, backups
-and restores. Buttons come from the same ``_links`` the API advertises, and every POST
-goes through the same policy check and domain function as the API's route."""
+"""An environment's page and actions: branch, activate, deactivate, redeploy, run a
+cron, backups and restores. Buttons come from the same ``_links`` (or the same
+condition) the API advertises, and every POST goes through the same policy check and
+domain function as the API's route."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from homeport.domain import activities as acts
-from homeport.domain import backups
+from homeport.domain import backups, crons
 from homeport.domain import environments as envs
 from homeport.domain.errors import DomainError, NotFound
 from homeport.git import sync
 from homeport.runtime.logs import log_file, tail
 from homeport.store.models import Activity, Environment
 from homeport.web.console.deps import ConsoleRoute, Me, Person, ProjectPage, render, see_other
-from homeport.web.console.present import activity_item
+from homeport.web.console.present import CronItem, activity_item, cron_item
 from homeport.web.deps import DbSession, State
 from homeport.web.hal import environment_view
 from homeport.web.project_deps import ProjectContext
@@ -78,6 +79,7 @@ def deployment_summary(
             "tree": str(app.get("tree_id", ""))[:7],
             "state": processes.get(name, {}).get("state", "unknown"),
             "restarts": processes.get(name, {}).get("restarts", 0),
+            "ssh": _ssh_role(app),
         }
         for name, app in sorted(document.get("webapps", {}).items())
     ]
@@ -97,6 +99,42 @@ def deployment_summary(
         "commit": document.get("fingerprint"),
         "updated_at": document.get("updated_at"),
         "logs": logs,
+    }
+
+
+def _ssh_role(app: dict[str, Any]) -> str:
+    """The least role with a shell on the app (its ``access.ssh``; contributor unset)."""
+    access = app.get("access")
+    role = access.get("ssh") if isinstance(access, dict) else None
+    return str(role or "contributor")
+
+
+def cron_rows(session: Session, env: Environment) -> list[CronItem]:
+    """The environment's crons with their last run (one query) and next run."""
+    jobs = crons.list_jobs(session, env)
+    last = crons.last_runs(session, jobs)
+    active = env.status == "active"
+    return [cron_item(j, last.get(j.last_activity_id or ""), active) for j in jobs]
+
+
+def queued_cron_run(
+    session: Session, ctx: ProjectContext, env: Environment, activity_id: str | None
+) -> dict[str, str] | None:
+    """The cron run that ``?queued=`` names, read back from the database: only a cron
+    activity of this environment is announced, so a link cannot put text on the page."""
+    if not activity_id or len(activity_id) > 32:
+        return None
+    try:
+        activity = acts.get_activity(session, ctx.project.id, activity_id)
+    except NotFound:
+        return None
+    if activity.type != crons.CRON_TYPE or env.name not in activity.environments:
+        return None
+    params = activity.parameters if isinstance(activity.parameters, dict) else {}
+    return {
+        "id": activity.id,
+        "cron": str(params.get("cron", "")),
+        "app": str(params.get("application", "")),
     }
 
 
@@ -134,6 +172,9 @@ def _env_page(
         branch_types=[t for t in envs.BRANCHABLE_TYPES if ctx.grants.can_branch(env.type, t)],
         children=children,
         activities=[activity_item(a) for a in rows],
+        crons=cron_rows(session, env),
+        can_run_cron=env.status == "active" and ctx.grants.can_env("run_cron", env.type),
+        queued=queued_cron_run(session, ctx, env, request.query_params.get("queued")),
         branch_error=branch_error,
         branch_values=branch_values or {"name": "", "title": "", "type": "development"},
         **env_context(ctx, session, env, "overview"),
@@ -216,6 +257,22 @@ def redeploy(env_name: str, ctx: ProjectPage, session: DbSession) -> Response:
     """Redeploy an active environment."""
     env = ctx.environment(session, env_name, "redeploy")
     return _to_activity(ctx, envs.redeploy(session, ctx.grants, env))
+
+
+@router.post(ENV + "/crons/{name}/run")
+def run_cron(
+    env_name: str,
+    name: str,
+    ctx: ProjectPage,
+    session: DbSession,
+    app: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Queue a run of a cron now, under the person's name (admin on the type); back on
+    the environment page, a notice names the queued activity."""
+    env = ctx.environment(session, env_name, "run_cron")
+    job = crons.find_job(session, env, name, app or None)
+    activity = crons.run_now(session, ctx.grants, env, job)
+    return see_other(f"{env_url(ctx, env)}?queued={quote(activity.id, safe='')}#crons")
 
 
 # --- backups --------------------------------------------------------------------------

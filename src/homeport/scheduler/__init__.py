@@ -1,0 +1,1 @@
+"""The cron scheduler: due crons become `environment.cron` activities."""
