@@ -118,6 +118,10 @@ def test_a_cron_runs_in_the_sandbox_with_its_environment(
     # The same lines are in the environment's cron.log (`platform log cron`).
     logs = list((target.server.data_dir / "runtime" / "logs" / project).glob("main-*/cron.log"))
     assert logs and "from .environment: sourced" in logs[0].read_text()
+    status, tail = target.call(
+        "GET", f"/projects/{project}/environments/main/logs/cron?lines=50", owner.token
+    )
+    assert status == 200 and "from .environment: sourced" in str(tail), tail
 
 
 def test_a_non_zero_exit_fails_the_run(target: Target, owner: Person, project: str) -> None:

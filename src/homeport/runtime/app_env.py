@@ -32,6 +32,7 @@ from homeport.runtime.contract import (
     runtime_environment,
     with_app_variables,
 )
+from homeport.runtime.logs import logs_dir
 from homeport.runtime.repo_config import load_commit_config
 from homeport.runtime.sandbox import Sandbox, prepare_writable
 from homeport.settings import Settings
@@ -143,7 +144,7 @@ class AppEnvironments:
 
     def logs_dir(self, project_id: str, machine: str) -> Path:
         """Where an environment's logs (`/var/log` in its sandboxes) live."""
-        path = self.dir / "logs" / project_id / machine
+        path = logs_dir(self.dir, project_id, machine)
         path.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -1,9 +1,13 @@
-"""Git over SSH with asyncssh: ``ssh://<project>@<host>:<port>/<project>.git``.
+"""The SSH listener (asyncssh): git, and shells into environments.
 
-Accounts authenticate with the public keys they added (deactivated accounts cannot);
-the only commands are ``git-upload-pack`` and ``git-receive-pack`` on a project path,
-which run the real git programs with the channel streamed both ways. Anything else
-gets one line on stderr and exit status 1. The server runs on its own event loop in a
+Git: ``ssh://<project>@<host>:<port>/<project>.git``. Accounts authenticate with the
+public keys they added (deactivated accounts cannot); the only commands are
+``git-upload-pack`` and ``git-receive-pack`` on a project path, which run the real
+git programs with the channel streamed both ways. Anything else gets one line on
+stderr and exit status 1.
+
+A username of the form ``<project>-<machine_name>--<app>`` opens a shell in that app's
+sandbox instead (``homeport.ssh.shell``). The server runs on its own event loop in a
 thread, beside uvicorn's.
 """
 
@@ -25,6 +29,7 @@ from homeport.git.access import NO_WAIT_VAR, SERVICES, authorize, git_env, proje
 from homeport.git.repos import repo_path
 from homeport.settings import Settings
 from homeport.ssh.host_key import fingerprint, load_or_create
+from homeport.ssh.shell import ShellService, parse_user
 from homeport.store.db import Database
 from homeport.store.models import Account, SshKey
 
@@ -45,6 +50,10 @@ class _Shared:
     db: Database
     turns: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_GIT_PROCESSES))
     connections: int = 0
+    shells: ShellService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shells = ShellService(self.settings, self.db)
 
 
 class _Connection(asyncssh.SSHServer):
@@ -102,9 +111,15 @@ class _Connection(asyncssh.SSHServer):
 
 
 async def _serve_process(shared: _Shared, process: asyncssh.SSHServerProcess[bytes]) -> None:
-    """Run one exec request: a git program on a visible project, or a refusal."""
+    """Run one session: a shell for a shell username, else a git program on a visible
+    project, or a refusal."""
     try:
-        status = await _run(shared, process)
+        target = parse_user(str(process.get_extra_info("username") or ""))
+        if target is not None:
+            account_id = str(process.get_extra_info("homeport_account") or "")
+            status = await shared.shells.serve(process, target, account_id)
+        else:
+            status = await _run(shared, process)
     except Exception:  # a failure here must end this session only
         log.exception("ssh session failed")
         status = 1

@@ -69,15 +69,47 @@ _SUBSCRIPTION: dict[str, Any] = {
 }
 
 
-def git_urls(project_id: str, base_url: str, ssh_port: int | None) -> tuple[str | None, str]:
-    """The SSH remote (when SSH is on) and the HTTPS remote of a project's repository."""
-    https = f"{base_url}/git/{project_id}.git"
+def ssh_endpoint(base_url: str, ssh_port: int | None) -> str | None:
+    """``host:port`` of the SSH listener as clients reach it; None when SSH is off."""
     if ssh_port is None:
-        return None, https
+        return None
     host = urlsplit(base_url).hostname or "localhost"
     if ":" in host:
         host = f"[{host}]"
-    return f"ssh://{project_id}@{host}:{ssh_port}/{project_id}.git", https
+    return f"{host}:{ssh_port}"
+
+
+def git_urls(project_id: str, base_url: str, ssh_port: int | None) -> tuple[str | None, str]:
+    """The SSH remote (when SSH is on) and the HTTPS remote of a project's repository."""
+    https = f"{base_url}/git/{project_id}.git"
+    endpoint = ssh_endpoint(base_url, ssh_port)
+    if endpoint is None:
+        return None, https
+    return f"ssh://{project_id}@{endpoint}/{project_id}.git", https
+
+
+def ssh_access(document: Mapping[str, Any]) -> dict[str, str | None]:
+    """The deployed apps of a `Deployment` document and each one's `access.ssh`."""
+    out: dict[str, str | None] = {}
+    for name, app in (document.get("webapps") or {}).items():
+        access = app.get("access") if isinstance(app, Mapping) else None
+        need = access.get("ssh") if isinstance(access, Mapping) else None
+        out[str(name)] = need if isinstance(need, str) else None
+    return out
+
+
+def ssh_links(
+    env: Environment, grants: ProjectGrants, apps: Mapping[str, str | None], endpoint: str
+) -> dict[str, Any]:
+    """`ssh` and `pf:ssh:<app>`: ``ssh://<project>-<machine_name>--<app>@host:port`` for
+    each app the caller may open a shell on (`ssh` is the first of them)."""
+    links: dict[str, Any] = {}
+    for name in sorted(apps):
+        if grants.can_ssh(env.type, apps[name]):
+            url = f"ssh://{env.project_id}-{env.machine_name}--{name}@{endpoint}"
+            links.setdefault("ssh", {"href": url})
+            links[f"pf:ssh:{name}"] = {"href": url}
+    return links
 
 
 def project_view(
@@ -146,10 +178,16 @@ def primary_url(routes: dict[str, Any]) -> str | None:
 
 
 def environment_view(
-    env: Environment, grants: ProjectGrants, routes: dict[str, Any] | None = None
+    env: Environment,
+    grants: ProjectGrants,
+    routes: dict[str, Any] | None = None,
+    *,
+    apps: Mapping[str, str | None] | None = None,
+    ssh: str | None = None,
 ) -> dict[str, Any]:
     """An environment with the ``#`` operations its state and the caller allow;
-    ``routes`` (of its current deployment) fill `public-url` and `pf:routes`."""
+    ``routes`` (of its current deployment) fill `public-url` and `pf:routes`, its
+    ``apps`` (see ``ssh_access``) the SSH links when ``ssh`` (the endpoint) is on."""
     self_path = env_path(env.project_id, env.name)
     links: dict[str, Any] = {
         "self": link(self_path),
@@ -176,6 +214,8 @@ def environment_view(
         links["pf:routes"] = [{"href": url} for url in routes]
         links["#routes"] = link(f"{self_path}/routes")
         links["#deployments"] = link(f"{self_path}/deployments")
+    if apps and ssh and active:
+        links.update(ssh_links(env, grants, apps, ssh))
     allow("#backup", "backup", active, f"{self_path}/backup")
     allow("#manage-variables", "manage_variables", True, f"{self_path}/variables")
     # At least one child type must be reachable for the link to make sense.

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from homeport.domain import backups
 from homeport.domain import environments as envs
 from homeport.git import sync
-from homeport.store.models import Deployment
+from homeport.store.models import Deployment, Environment
 from homeport.web.deps import DbSession, State
-from homeport.web.hal import environment_view
-from homeport.web.project_deps import ProjectCtx
+from homeport.web.hal import environment_view, ssh_access, ssh_endpoint
+from homeport.web.project_deps import ProjectContext, ProjectCtx
 from homeport.web.schemas import Strict
 
 router = APIRouter(tags=["Environment"])
@@ -38,22 +38,36 @@ class EnvironmentPatch(Strict):
     parent: str | None = Field(default=None, max_length=64)
 
 
-def deployed_routes(session: DbSession, project_id: str) -> dict[int, dict[str, Any]]:
-    """Environment pk → the routes of its current deployment (one query)."""
+def deployed_documents(session: DbSession, project_id: str) -> dict[int, dict[str, Any]]:
+    """Environment pk → the document of its current deployment (one query)."""
     rows = session.execute(
         select(Deployment.environment_pk, Deployment.document).where(
             Deployment.project_id == project_id
         )
     ).all()
-    return {pk: dict((document or {}).get("routes", {})) for pk, document in rows}
+    return {pk: dict(document or {}) for pk, document in rows}
+
+
+def deployed_view(
+    ctx: ProjectContext, env: Environment, document: dict[str, Any] | None
+) -> dict[str, Any]:
+    """An environment with what its current deployment adds: routes and SSH links."""
+    document = document or {}
+    return environment_view(
+        env,
+        ctx.grants,
+        dict(document.get("routes") or {}),
+        apps=ssh_access(document),
+        ssh=ssh_endpoint(ctx.base_url, ctx.ssh_port),
+    )
 
 
 @router.get("/projects/{project_id}/environments")
 def list_environments(ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any]]:
     """The environments the caller may view (a plain array)."""
-    routes = deployed_routes(session, ctx.project.id)
+    documents = deployed_documents(session, ctx.project.id)
     return [
-        environment_view(e, ctx.grants, routes.get(e.pk))
+        deployed_view(ctx, e, documents.get(e.pk))
         for e in envs.list_environments(session, ctx.project)
         if ctx.grants.can_env("view", e.type)
     ]
@@ -63,7 +77,7 @@ def list_environments(ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any
 def get_environment(environment_id: str, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
     """One environment."""
     env = ctx.environment(session, environment_id)
-    return environment_view(env, ctx.grants, deployed_routes(session, ctx.project.id).get(env.pk))
+    return deployed_view(ctx, env, deployed_documents(session, ctx.project.id).get(env.pk))
 
 
 @router.patch(ENV)
