@@ -24,14 +24,24 @@ def world(api: Api) -> World:
     return build_world(api)
 
 
-def record_fake_deployment(world: World, env_name: str) -> str:
-    """FAKE for API tests: a deployment row as a deploy would write it."""
+def record_fake_deployment(
+    world: World, env_name: str, access: dict[str, str] | None = None
+) -> str:
+    """FAKE for API tests: a deployment row as a deploy would write it (``access``:
+    the app's `access` section)."""
     with world.api.state.db.session(write=True) as session:
         project = get_project(session, world.pid)
         env = envs.get_environment(session, project, env_name)
         document = {
             "id": "current",
-            "webapps": {"app": {"name": "app", "type": "python:3.11", "tree_id": "t" * 40}},
+            "webapps": {
+                "app": {
+                    "name": "app",
+                    "type": "python:3.11",
+                    "tree_id": "t" * 40,
+                    "access": access or {"ssh": "contributor"},
+                }
+            },
             "workers": {},
             "services": {},
             "routes": {
@@ -108,3 +118,24 @@ def test_log_requests_are_bounded(world: World) -> None:
     assert_error(world.api.get(f"{base}/app?lines=10001", token), 400)
     assert_error(world.api.get(f"{base}/app?app=../../etc", token), 400)
     assert_error(world.api.get(f"{base}/app?app=nope", token), 404)
+
+
+@pytest.mark.parametrize(
+    ("minimum", "allowed"),
+    [
+        ("viewer", {"dev_viewer", "dev_contributor", "dev_admin"}),
+        ("admin", {"dev_admin"}),
+    ],
+)
+def test_logs_follow_the_apps_access_ssh(world: World, minimum: str, allowed: set[str]) -> None:
+    """What a shell could read, the logs give: the app's `access.ssh` moves the bar."""
+    record_fake_deployment(world, "dev", {"ssh": minimum})
+    url = f"/projects/{world.pid}/environments/dev/logs/app?lines=5"
+    for actor in ("dev_viewer", "dev_contributor", "dev_admin"):
+        response = world.api.get(url, world.token(actor))
+        if actor in allowed:
+            assert response.status_code == 200, (actor, response.text)
+        else:
+            assert_error(response, 403)
+    env = world.api.get(f"/projects/{world.pid}/environments/dev", world.token("dev_viewer"))
+    assert ("pf:ssh:app" in env.json()["_links"]) == ("dev_viewer" in allowed)

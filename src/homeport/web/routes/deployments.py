@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
-from homeport.domain.errors import Invalid, NotFound
+from homeport.domain.errors import Forbidden, Invalid, NotFound
 from homeport.runtime.logs import LOG_TYPES, log_file, tail
 from homeport.store.models import Deployment, Environment
 from homeport.web.deps import DbSession, State
+from homeport.web.hal import ssh_access
 from homeport.web.log_streams import SlotStreamingResponse
 from homeport.web.project_deps import ProjectCtx
 
@@ -84,7 +85,7 @@ def read_log(
 ) -> PlainTextResponse | SlotStreamingResponse:
     """A Homeport extension: the tail of an app's log (what `platform log` reads over
     SSH on Platform.sh), streamed on with ``follow``. Needs the `ssh` right."""
-    env = ctx.environment(session, environment_id, "ssh")
+    env = ctx.environment(session, environment_id)
     if log_type not in LOG_TYPES:
         raise Invalid(f"Unknown log type: {log_type}. Available: {', '.join(LOG_TYPES)}")
     if app is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]*(--[a-z0-9-]+)?", app):
@@ -95,6 +96,11 @@ def read_log(
     apps = sorted(document.get("webapps", {}))
     if app is not None and app.partition("--")[0] not in apps:
         raise NotFound(f"Application not found: {app}")
+    # What a shell on the app could read: the same right, with the app's `access.ssh`.
+    needs = ssh_access(document)
+    app_name = app.partition("--")[0] if app else (apps[0] if apps else "")
+    if not ctx.grants.can_ssh(env.type, needs.get(app_name)):
+        raise Forbidden("You do not have permission to do this on the environment.")
     path = log_file(state.settings.runtime_dir, ctx.project.id, env.machine_name, log_type, app)
     text = tail(path, lines)
     if not follow:
