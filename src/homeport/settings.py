@@ -64,7 +64,7 @@ class Settings:
     backup_quota: int = 10
     worker_enabled: bool = True
     worker_poll_interval: float = 0.5
-    worker_threads: int = 2
+    worker_threads: int = 4
     test_handlers: bool = False
     # TEST ONLY: seconds to sleep at each backup/restore progress report, so crash tests
     # can kill a worker in the middle of the work.
@@ -123,7 +123,7 @@ class Settings:
             backup_url=backup_url,
             backup_quota=_int(env, "HOMEPORT_BACKUP_QUOTA", 10, minimum=1),
             worker_enabled=(env.get("HOMEPORT_WORKER", "1") not in ("0", "false", "no")),
-            worker_threads=_int(env, "HOMEPORT_WORKER_THREADS", 2, minimum=1),
+            worker_threads=_int(env, "HOMEPORT_WORKER_THREADS", 4, minimum=1),
             worker_poll_interval=_float(env, "HOMEPORT_WORKER_POLL_INTERVAL", 0.5),
             test_handlers=env.get("HOMEPORT_TEST_HANDLERS") == "1",
             test_slow_progress=_float(env, "HOMEPORT_TEST_SLOW_PROGRESS", 0.0)

@@ -102,16 +102,19 @@ def record(
     pending: bool = False,
     queue_key: str | None = None,
     log: Iterable[str] = (),
+    activity_id: str | None = None,
+    flush: bool = True,
 ) -> Activity:
     """Record an activity in the caller's transaction.
 
     Quick changes (``pending=False``) complete at once with result success; long work
-    (``pending=True``) waits for the worker, one at a time per ``queue_key``.
+    (``pending=True``) waits for the worker, one at a time per ``queue_key``. Without
+    ``flush`` (no log lines) the row is written with the transaction's other rows.
     """
     now = utcnow()
     who = actor_payload(actor)
     activity = Activity(
-        id=short_id(),
+        id=activity_id or short_id(),
         project_id=project_id,
         type=type,
         environments=list(environments),
@@ -130,10 +133,11 @@ def record(
         completed_at=None if pending else now,
     )
     session.add(activity)
-    session.flush()
+    lines = list(log) or ([] if pending else [phrase.text])
+    if flush or lines:
+        session.flush()
     if pending:
         session.info[PENDING_ACTIVITY_KEY] = True
-    lines = list(log) or ([] if pending else [phrase.text])
     for seq, message in enumerate(lines, start=1):
         session.add(
             ActivityLog(activity_pk=activity.pk, seq=seq, timestamp=now, message=_line(message))

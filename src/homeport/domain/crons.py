@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from homeport.domain import activities
@@ -21,6 +21,7 @@ from homeport.domain import environments as envs
 from homeport.domain.activities import Phrase, strong
 from homeport.domain.cronspec import CronSpecError, next_run
 from homeport.domain.errors import Conflict, Forbidden, NotFound
+from homeport.domain.ids import short_id
 from homeport.domain.policy import ProjectGrants
 from homeport.store.models import Account, Activity, CronJob, Environment
 from homeport.store.types import utcnow
@@ -128,56 +129,73 @@ def next_due(session: Session) -> datetime | None:
     )
 
 
-def due_jobs(session: Session, now: datetime, limit: int = 500) -> Sequence[CronJob]:
-    """Jobs of active environments whose run time has come, earliest first."""
-    return session.scalars(
-        select(CronJob)
+def due_jobs(
+    session: Session, now: datetime, limit: int = 500
+) -> Sequence[tuple[CronJob, Environment]]:
+    """Jobs of active environments whose run time has come, earliest first, each with
+    its environment (one query)."""
+    rows = session.execute(
+        select(CronJob, Environment)
         .join(Environment, Environment.pk == CronJob.environment_pk)
         .where(CronJob.next_run_at <= now, Environment.status == "active")
         .order_by(CronJob.next_run_at, CronJob.pk)
         .limit(limit)
     ).all()
+    return [(job, env) for job, env in rows]
 
 
-def _pending(session: Session, activity_id: str | None) -> bool:
-    if not activity_id:
-        return False
-    state = session.scalar(select(Activity.state).where(Activity.id == activity_id))
-    return state == "pending"
+# Moves a job to its next run only if no other scheduler did since it was read.
+_CLAIM = (
+    update(CronJob)
+    .where(CronJob.pk == bindparam("b_pk"), CronJob.next_run_at == bindparam("b_due"))
+    .values(next_run_at=bindparam("b_next"), last_scheduled_at=bindparam("b_now"))
+)
+_CLAIM_AND_RECORD = _CLAIM.values(last_activity_id=bindparam("b_activity"))
 
 
-def start_due(session: Session, job: CronJob, now: datetime) -> Activity | None:
-    """Start the run ``job`` is due for, unless another scheduler just did; returns
-    the new activity (None when another scheduler won, or the previous run of this
-    job still waits its turn: a trigger while it waits adds nothing)."""
-    env = session.get(Environment, job.environment_pk)
-    if env is None:
-        return None
-    scheduled_for = job.next_run_at
-    try:
-        # From now, not from the missed time: a late scheduler runs a missed job once.
-        following = _next(job, env.machine_name, max(now, scheduled_for))
-    except CronSpecError:
-        session.delete(job)
-        return None
-    moved = session.execute(
-        update(CronJob)
-        .where(CronJob.pk == job.pk, CronJob.next_run_at == scheduled_for)
-        .values(next_run_at=following, last_scheduled_at=now)
-        .execution_options(synchronize_session=False)
+def start_due(
+    session: Session, due: Sequence[tuple[CronJob, Environment]], now: datetime
+) -> list[Activity]:
+    """Start the runs ``due`` is due for; returns the activities created. A job another
+    scheduler just moved is skipped (it started the run); a job whose previous run
+    still waits its turn is moved on without a new run (the trigger adds nothing)."""
+    waiting = _pending_ids(session, [job.last_activity_id for job, _env in due])
+    connection = session.connection()
+    started: list[Activity] = []
+    for job, env in due:
+        scheduled_for = job.next_run_at
+        try:
+            # From now, not from the missed time: a late scheduler runs a missed job once.
+            following = _next(job, env.machine_name, max(now, scheduled_for))
+        except CronSpecError:
+            session.delete(job)
+            continue
+        params: dict[str, Any] = {
+            "b_pk": job.pk,
+            "b_due": scheduled_for,
+            "b_next": following,
+            "b_now": now,
+        }
+        if job.last_activity_id in waiting:
+            connection.execute(_CLAIM, params)
+            continue
+        params["b_activity"] = short_id()
+        moved = connection.execute(_CLAIM_AND_RECORD, params)
+        if moved.rowcount != 1:
+            continue
+        started.append(_record_run(session, job, env, None, scheduled_for, params["b_activity"]))
+    return started
+
+
+def _pending_ids(session: Session, ids: Sequence[str | None]) -> set[str]:
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(Activity.id).where(Activity.id.in_(wanted), Activity.state == "pending")
+        )
     )
-    if getattr(moved, "rowcount", 0) != 1:
-        return None
-    if _pending(session, job.last_activity_id):
-        return None
-    activity = _record_run(session, job, env, None, scheduled_for)
-    session.execute(
-        update(CronJob)
-        .where(CronJob.pk == job.pk)
-        .values(last_activity_id=activity.id)
-        .execution_options(synchronize_session=False)
-    )
-    return activity
 
 
 def run_now(session: Session, grants: ProjectGrants, env: Environment, job: CronJob) -> Activity:
@@ -197,7 +215,9 @@ def _record_run(
     env: Environment,
     actor: Account | None,
     scheduled_for: datetime,
+    activity_id: str | None = None,
 ) -> Activity:
+    # The scheduler records many at once: they are written together at commit.
     return activities.record(
         session,
         project_id=env.project_id,
@@ -222,4 +242,6 @@ def _record_run(
         },
         pending=True,
         queue_key=envs.queue_key(env.project_id, env.name),
+        activity_id=activity_id,
+        flush=activity_id is None,
     )

@@ -8,6 +8,7 @@ croniter does the parsing and the arithmetic.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
@@ -23,6 +24,7 @@ class CronSpecError(ValueError):
     """The spec or time zone cannot be used; the message says why."""
 
 
+@lru_cache(maxsize=1024)
 def zone(name: str | None) -> ZoneInfo:
     """The app's time zone (UTC when unset); CronSpecError when unknown."""
     if not name:
@@ -49,8 +51,15 @@ def validate(spec: str) -> None:
 
 def next_run(spec: str, timezone: str | None, after: datetime, hash_id: str) -> datetime:
     """The first run strictly after ``after`` (aware), as an aware UTC time."""
-    local = after.astimezone(zone(timezone))
-    it = _iterator(spec, local, hash_id)
+    # Runs fall on whole minutes, so the answer depends only on the minute of ``after``;
+    # without `H` it does not depend on the job either. Many jobs share one answer.
+    minute = after.astimezone(UTC).replace(second=0, microsecond=0)
+    return _next_run(spec, timezone, minute, hash_id if "H" in spec else "")
+
+
+@lru_cache(maxsize=65536)
+def _next_run(spec: str, timezone: str | None, minute: datetime, hash_id: str) -> datetime:
+    it = _iterator(spec, minute.astimezone(zone(timezone)), hash_id)
     nxt: datetime = it.get_next(datetime)
     return nxt.astimezone(UTC)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.domain.secrets import ServerSecrets
 from homeport.domain.variables import Phase, process_environment
 from homeport.git.repos import repo_path
-from homeport.runtime.appconfig import AppConfig, ConfigError, expand_routes
+from homeport.runtime.appconfig import AppConfig, ConfigError, ProjectConfig, expand_routes
 from homeport.runtime.build import BuildResult
 from homeport.runtime.contract import (
     APP_DIR,
@@ -38,6 +39,9 @@ from homeport.runtime.sandbox import Sandbox, prepare_writable
 from homeport.settings import Settings
 from homeport.store.db import Database
 from homeport.store.models import Deployment
+
+# Deployed configurations kept in memory (each is a few kB).
+CONFIG_CACHE = 256
 
 
 class NotDeployed(Exception):
@@ -85,6 +89,9 @@ class AppEnvironments:
         self.dir = settings.runtime_dir
         self._box = SecretBox(load_keys(settings.secret_keys, settings.secrets_dir))
         self._entropy_key = ServerSecrets(settings.secrets_dir).derive("project-entropy")
+        self._configs: dict[tuple[str, str], ProjectConfig] = {}
+        self._configs_lock = threading.Lock()
+        self._deployed: dict[tuple[str, str, str], tuple[tuple[Any, ...], DeployedApp]] = {}
 
     # --- identities and routes --------------------------------------------------------
 
@@ -223,6 +230,21 @@ class AppEnvironments:
 
     # --- a deployed app, from its record ----------------------------------------------
 
+    def _config(self, repo: Path, commit: str) -> ProjectConfig:
+        """A commit's configuration; a commit never changes, so each is read once (a
+        cron every minute would otherwise run git for it every minute)."""
+        key = (str(repo), commit)
+        with self._configs_lock:
+            cached = self._configs.get(key)
+        if cached is not None:
+            return cached
+        config = load_commit_config(repo, commit)
+        with self._configs_lock:
+            self._configs[key] = config
+            while len(self._configs) > CONFIG_CACHE:
+                self._configs.pop(next(iter(self._configs)))
+        return config
+
     def deployed(self, project_id: str, env_name: str, app_name: str | None) -> DeployedApp:
         """The sandbox of a deployed app of an active environment (its only app when
         ``app_name`` is None); NotDeployed says why there is none."""
@@ -231,9 +253,22 @@ class AppEnvironments:
             env = envs.get_environment(session, project, env_name)
             if env.status != "active":
                 raise NotDeployed(f"The environment {env.name} is {env.status}.")
-            row = session.scalar(select(Deployment).where(Deployment.environment_pk == env.pk))
-            if row is None or not row.commit:
+            stamp = session.execute(
+                select(Deployment.pk, Deployment.commit, Deployment.updated_at).where(
+                    Deployment.environment_pk == env.pk
+                )
+            ).first()
+            if stamp is None or not stamp.commit:
                 raise NotDeployed(f"Nothing is deployed on the environment {env.name}.")
+            key = (project_id, env.name, app_name or "")
+            with self._configs_lock:
+                cached = self._deployed.get(key)
+            # The same deployment: what its processes see has not changed (variable
+            # changes reach running processes, crons and shells with the next deploy).
+            if cached is not None and cached[0] == tuple(stamp):
+                return cached[1]
+            row = session.get(Deployment, stamp.pk)
+            assert row is not None
             place = Place(
                 project_id,
                 env.name,
@@ -241,7 +276,23 @@ class AppEnvironments:
                 env.type,
                 envs.data_dir(self.settings.environments_dir, env),
             )
-            commit, processes, document = row.commit, dict(row.processes), dict(row.document)
+            commit, processes, document = row.commit or "", dict(row.processes), dict(row.document)
+        found = self._deployed_app(place, commit, processes, document, app_name)
+        with self._configs_lock:
+            self._deployed[key] = (tuple(stamp), found)
+            while len(self._deployed) > CONFIG_CACHE:
+                self._deployed.pop(next(iter(self._deployed)))
+        return found
+
+    def _deployed_app(
+        self,
+        place: Place,
+        commit: str,
+        processes: dict[str, Any],
+        document: dict[str, Any],
+        app_name: str | None,
+    ) -> DeployedApp:
+        project_id, env_name = place.project_id, place.env_name
         apps: dict[str, Any] = processes.get("apps", {})
         if app_name is None:
             if len(apps) != 1:
@@ -254,7 +305,7 @@ class AppEnvironments:
             raise NotDeployed(f"No application '{app_name}' is deployed on {env_name}.")
         repo = repo_path(self.settings.git_dir, project_id)
         try:
-            config = load_commit_config(repo, commit)
+            config = self._config(repo, commit)
         except ConfigError:
             raise NotDeployed(f"The deployed configuration of {env_name} is invalid.") from None
         app = config.app(app_name)

@@ -45,12 +45,9 @@ class Scheduler:
         now = now or self.clock()
         started = 0
         while True:
-            batch = 0
             with self.db.session(write=True) as session:
                 due = crons.due_jobs(session, now, BATCH)
-                for job in due:
-                    if crons.start_due(session, job, now) is not None:
-                        batch += 1
+                batch = len(crons.start_due(session, due, now))
             started += batch
             # A full batch may hide more; one where nothing started would only repeat.
             if len(due) < BATCH or batch == 0:

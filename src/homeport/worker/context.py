@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -41,6 +42,7 @@ class ActivitySnapshot:
     parameters: dict[str, Any]
     payload: dict[str, Any]
     actor_id: str | None
+    created_at: datetime
 
     @classmethod
     def of(cls, row: Activity) -> ActivitySnapshot:
@@ -54,6 +56,7 @@ class ActivitySnapshot:
             parameters=dict(row.parameters),
             payload=dict(row.payload),
             actor_id=row.actor_id,
+            created_at=row.created_at,
         )
 
 

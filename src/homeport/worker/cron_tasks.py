@@ -9,16 +9,12 @@ cron from overlapping another cron, a deploy or a backup of that environment.
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
 from homeport.runtime.app_env import NotDeployed
 from homeport.runtime.contract import with_environment_file
 from homeport.runtime.local import LocalRuntime
 from homeport.runtime.processes import run, stoppable
 from homeport.runtime.sandbox import SandboxUnavailable
 from homeport.runtime.supervisor import RotatingLog
-from homeport.store.models import Activity
-from homeport.store.types import utcnow
 from homeport.worker.context import ActivityContext, Cancelled, TaskFailed
 from homeport.worker.deploy_tasks import BatchedLog, cancel_requested
 
@@ -59,7 +55,6 @@ def run_cron(ctx: ActivityContext, runtime: LocalRuntime) -> None:
         raise TaskFailed(str(exc)) from None
     finally:
         out.close()
-    _record_timings(ctx)
     if outcome.cancelled:
         cron_log.write(f"Cron {name} cancelled")
         raise Cancelled()
@@ -70,19 +65,3 @@ def run_cron(ctx: ActivityContext, runtime: LocalRuntime) -> None:
         cron_log.write(f"Cron {name} failed with exit status {outcome.returncode}")
         raise TaskFailed(f"The cron {name} exited with status {outcome.returncode}.")
     cron_log.write(f"Cron {name} completed")
-
-
-def _record_timings(ctx: ActivityContext) -> None:
-    """``timings``: seconds waiting in the queue and running (Platform.sh's fields)."""
-    now = utcnow()
-    with ctx.session() as session:
-        row = session.get(Activity, ctx.activity.pk)
-        if row is None:
-            return
-        wait = (row.started_at - row.created_at).total_seconds() if row.started_at else 0.0
-        execute = (now - row.started_at).total_seconds() if row.started_at else 0.0
-        session.execute(
-            update(Activity)
-            .where(Activity.pk == ctx.activity.pk)
-            .values(timings={"wait": round(wait, 3), "execute": round(execute, 3)})
-        )

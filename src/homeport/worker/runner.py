@@ -33,6 +33,13 @@ STALE_AFTER = timedelta(seconds=60)
 _INTERNAL_FAILURE = "Failed: an internal error stopped this activity (reference {id}).\n"
 
 
+_BUSY = aliased(Activity)
+# Another activity of the same queue is running (built once: aliasing is not free).
+_RUNNING_SAME_QUEUE = exists().where(
+    and_(_BUSY.queue_key == Activity.queue_key, _BUSY.state == "in_progress")
+)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -141,28 +148,28 @@ class Worker:
 
     def claim(self) -> ActivitySnapshot | None:
         """Atomically take the oldest runnable activity (production first)."""
-        busy = aliased(Activity)
-        running_same_queue = exists().where(
-            and_(
-                busy.queue_key == Activity.queue_key,
-                busy.state == "in_progress",
-            )
-        )
+        running_same_queue = _RUNNING_SAME_QUEUE
         with self.db.session(write=True) as session:
-            query = select(Activity).where(Activity.state == "pending", ~running_same_queue)
+            # Only what choosing needs: loading whole rows (JSON columns) of every
+            # candidate would cost more than running a quick cron.
+            query = select(Activity.pk, Activity.payload).where(
+                Activity.state == "pending", ~running_same_queue
+            )
             if self.skip_types:
                 query = query.where(Activity.type.not_in(sorted(self.skip_types)))
-            candidates = session.scalars(
+            candidates = session.execute(
                 query.order_by(Activity.created_at, Activity.pk).limit(20)
             ).all()
             if not candidates:
                 return None
             # Production environments jump the queue, as on Platform.sh.
-            chosen = sorted(candidates, key=lambda a: a.payload.get("production") is not True)[0]
+            chosen_pk = sorted(
+                candidates, key=lambda row: (row.payload or {}).get("production") is not True
+            )[0].pk
             now = utcnow()
             result = session.execute(
                 update(Activity)
-                .where(Activity.pk == chosen.pk, Activity.state == "pending")
+                .where(Activity.pk == chosen_pk, Activity.state == "pending")
                 .values(
                     state="in_progress",
                     started_at=now,
@@ -174,7 +181,8 @@ class Worker:
             )
             if getattr(result, "rowcount", 0) != 1:
                 return None
-            session.refresh(chosen)
+            chosen = session.get(Activity, chosen_pk)
+            assert chosen is not None
             return ActivitySnapshot.of(chosen)
 
     # -- running ----------------------------------------------------------------------
@@ -198,6 +206,17 @@ class Worker:
             }
             if state == "complete":
                 values["completion_percent"] = 100
+            row = session.execute(
+                select(Activity.started_at, Activity.timings).where(Activity.pk == snap.pk)
+            ).first()
+            started = row.started_at if row is not None else None
+            if row is not None and started is not None:
+                # Platform.sh's `timings`: seconds queued and seconds running.
+                values["timings"] = {
+                    **(row.timings or {}),
+                    "wait": round((started - snap.created_at).total_seconds(), 3),
+                    "execute": round((now - started).total_seconds(), 3),
+                }
             if state == "cancelled":
                 values["cancelled_at"] = now
             # Only while we still hold the claim: if recovery failed it meanwhile (no
