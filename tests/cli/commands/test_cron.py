@@ -59,7 +59,10 @@ def test_list_formats(cli: Cli, crons: FakeApiServer, fmt: str) -> None:
 def test_list_app_columns_and_empty(cli: Cli, crons: FakeApiServer) -> None:
     only_api = cli("crons", *PM, "-A", "api", "--format", "tsv", "--no-header")
     assert only_api.code == 0
-    assert only_api.out == "backup\tapi\t0 6 * * *\tUTC\t\t\t\t./dump.sh\n"
+    assert only_api.out == "backup\tapi\t0 6 * * *\tUTC\t\t\t\n"
+    # The command is a column to ask for (it would crowd the default table).
+    command = cli("crons", *PM, "-A", "api", "-c", "name,command", "--format", "csv")
+    assert command.out == "Name,Command\nbackup,./dump.sh\n"
     columns = cli("crons", *PM, "-c", "name,stop,timeout", "--format", "csv")
     assert columns.out.splitlines() == [
         "Name,Stop command,Timeout",

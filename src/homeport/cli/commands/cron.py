@@ -34,7 +34,7 @@ COLUMNS = [
     ("shutdown_timeout", "Shutdown timeout"),
     ("activity", "Last activity"),
 ]
-DEFAULT_COLUMNS = ["name", "app", "spec", "timezone", "last_run", "result", "next_run", "command"]
+DEFAULT_COLUMNS = ["name", "app", "spec", "timezone", "last_run", "result", "next_run"]
 
 
 def _mapping(value: Any) -> dict[str, Any]:
