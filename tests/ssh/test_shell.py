@@ -35,6 +35,10 @@ variables:
 web:
   commands:
     start: python3 -m http.server "$PORT" --bind 127.0.0.1
+workers:
+  queue:
+    commands:
+      start: sleep infinity
 """
 # The same, but a viewer may open a shell on it.
 OPEN = APP.replace("name: app", "name: open").replace(
@@ -467,6 +471,19 @@ def test_the_platform_command_opens_the_shells(story: Story) -> None:
         "echo $PLATFORM_APPLICATION_NAME",
     )
     assert (allowed.returncode, allowed.stdout) == (0, b"open\n"), allowed.stderr
+    # A worker's shell is its app's sandbox; unknown workers are refused.
+    worker = platform(story.dev, "ssh", *where, "--worker", "queue", "--", "echo $PORT-worker")
+    assert worker.returncode == 0 and worker.stdout.endswith(b"-worker\n"), worker.stderr
+    login = story.login("app--queue")
+    assert ssh(story.dev, login, "true").returncode == 0
+    status, env = story.target.call(
+        "GET", f"/projects/{story.pid}/environments/main", story.dev.who.token
+    )
+    assert status == 200
+    assert env["_links"]["pf:ssh:app--queue"]["href"] == f"ssh://{login}:{port}"
+    assert env["_links"]["ssh"] == env["_links"]["pf:ssh:app"]
+    nope = ssh(story.dev, story.login("app--nope"), "true")
+    assert nope.returncode == 1 and b"No worker 'nope' of the app 'app'" in nope.stderr
     # Inactive environments: Platform.sh's message, before any connection.
     idle = platform(story.dev, "ssh", "-p", story.pid, "-e", "idle", "--", "true")
     assert idle.returncode == 1

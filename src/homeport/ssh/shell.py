@@ -90,6 +90,7 @@ class Granted:
 
     deployed: DeployedApp
     project_title: str
+    worker: str | None = None
 
 
 def _printable(text: str) -> str:
@@ -102,7 +103,9 @@ def welcome(granted: Granted) -> str:
     return (
         f"Welcome to Homeport: project {_printable(granted.project_title)} ({place.project_id}), "
         f"environment {place.env_name} ({place.machine}, {place.env_type}), "
-        f"app {granted.deployed.app.name}.\n"
+        f"app {granted.deployed.app.name}"
+        + (f", worker {granted.worker}" if granted.worker else "")
+        + ".\n"
         "Warning: env: variables (such as an API token in env:PLATFORMSH_CLI_TOKEN) are "
         "readable by anyone with SSH access to this environment.\n"
     )
@@ -155,7 +158,8 @@ class ShellService:
                 )
             allowed = {role: grants.can_ssh(env.type, role) for role in SSH_ROLES}
             env_name, env_type, title = env.name, env.type, project.title
-        app_name = parts[1]
+        # `<app>--<worker>`: a worker runs in its app's sandbox, so its shell is that one.
+        app_name, _, worker = parts[1].partition("--")
         try:
             deployed = self._environments().deployed(target.project_id, env_name, app_name)
         except NotDeployed as exc:
@@ -168,7 +172,9 @@ class ShellService:
                 f"Access denied: SSH to the app '{app_name}' needs the {need} role "
                 f"(its access.ssh) on {env_type} environments."
             )
-        return Granted(deployed, title)
+        if worker and worker not in deployed.app.workers:
+            raise Refused(f"No worker '{worker}' of the app '{app_name}' runs on {env_name}.")
+        return Granted(deployed, title, worker or None)
 
     # --- the session ------------------------------------------------------------------
 

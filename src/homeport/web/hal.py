@@ -89,9 +89,11 @@ def git_urls(project_id: str, base_url: str, ssh_port: int | None) -> tuple[str 
 
 
 def ssh_access(document: Mapping[str, Any]) -> dict[str, str | None]:
-    """The deployed apps of a `Deployment` document and each one's `access.ssh`."""
+    """The deployed apps and workers (`app--worker`) of a `Deployment` document and
+    each one's `access.ssh` (a worker's is its app's)."""
     out: dict[str, str | None] = {}
-    for name, app in (document.get("webapps") or {}).items():
+    deployed = {**(document.get("webapps") or {}), **(document.get("workers") or {})}
+    for name, app in deployed.items():
         access = app.get("access") if isinstance(app, Mapping) else None
         need = access.get("ssh") if isinstance(access, Mapping) else None
         out[str(name)] = need if isinstance(need, str) else None
@@ -107,7 +109,8 @@ def ssh_links(
     for name in sorted(apps):
         if grants.can_ssh(env.type, apps[name]):
             url = f"ssh://{env.project_id}-{env.machine_name}--{name}@{endpoint}"
-            links.setdefault("ssh", {"href": url})
+            if "--" not in name:
+                links.setdefault("ssh", {"href": url})
             links[f"pf:ssh:{name}"] = {"href": url}
     return links
 
