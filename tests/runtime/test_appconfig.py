@@ -537,3 +537,17 @@ def test_build_config_id_follows_only_build_inputs() -> None:
     assert _app(BUILD_APP.replace("start: run", "start: serve")) == base
     assert _app(BUILD_APP.replace("ssh: admin", "ssh: viewer")) == base
     assert _app(BUILD_APP.replace("start: r}", "start: rr}")) == base
+
+
+@pytest.mark.parametrize(
+    ("crons", "expected"),
+    [
+        ("  'a b':\n    spec: '0 5 * * *'\n    cmd: x\n", "crons['a b']: a cron's name has 1 to 64"),
+        ("  " + "n" * 65 + ":\n    spec: '0 5 * * *'\n    cmd: x\n", "a cron's name has 1 to 64"),
+        ("  ok:\n    spec: '" + "1," * 200 + "1 * * * *'\n    cmd: x\n", "at most 256 characters"),
+    ],
+)
+def test_cron_names_and_specs_are_bounded(crons: str, expected: str) -> None:
+    app = "name: app\ntype: 'python:3.11'\ncrons:\n" + crons
+    found = errors({".platform.app.yaml": app})
+    assert any(expected in e for e in found), found

@@ -40,6 +40,9 @@ WORKER_KEYS = frozenset(
 )
 # Workers become `<app>--<worker>` in container and SSH user names.
 WORKER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$")
+# A cron's name is a URL path segment (`…/crons/{name}/run`) and an activity parameter.
+CRON_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$")
+MAX_CRON_SPEC = 256
 # `shared:files/<dir>`: the mount form older repositories still carry.
 LEGACY_MOUNT = re.compile(r"^shared:files(?:/(.*))?$")
 
@@ -137,6 +140,9 @@ def _cron_spec(ctx: Ctx, value: Any, at: Path) -> str | None:
     spec = ctx.string(value, at, required=True)
     if spec is None:
         return None
+    if len(spec) > MAX_CRON_SPEC:
+        ctx.error(at, f"at most {MAX_CRON_SPEC} characters")
+        return None
     fields = spec.split()
     if len(fields) != 5:
         ctx.error(at, f"expected 5 fields (minute hour day month weekday), found {len(fields)}")
@@ -185,6 +191,9 @@ def parse_crons(ctx: Ctx, value: Any, path: Path) -> tuple[dict[str, CronConfig]
         return crons, raw
     for name, entry in spec.items():
         at = (*path, name)
+        if not isinstance(name, str) or not CRON_NAME.match(name):
+            ctx.error(at, "a cron's name has 1 to 64 letters, digits, '_', '.' or '-'")
+            continue
         cron = ctx.mapping(entry, at, required=True)
         if cron is None:
             continue
