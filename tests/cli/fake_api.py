@@ -95,6 +95,8 @@ class FakeApiServer:
         self.plans: dict[str, dict[str, Any]] = {}
         self.backups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.invitations: dict[str, list[dict[str, Any]]] = {}
+        # Emails whose invitations the server applies at once (answering state `accepted`).
+        self.accepting: set[str] = set()
         # How new activities behave: ticks before completion, result and log lines.
         self.activity_ticks = 0
         self.activity_result = "success"
@@ -131,7 +133,7 @@ class FakeApiServer:
             def _handle(self) -> None:
                 fake.handle(self)
 
-            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
+            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = _handle
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -435,8 +437,9 @@ class FakeApiServer:
         parts = urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
+        head = h.command == "HEAD"  # answered like GET, without the body
         req = Request(
-            h.command,
+            "GET" if head else h.command,
             parts.path,
             parse_qs(parts.query, keep_blank_values=True),
             {k.lower(): v for k, v in h.headers.items()},
@@ -456,7 +459,8 @@ class FakeApiServer:
             h.send_header("Content-Type", reply.content_type)
             h.send_header("Content-Length", str(len(data)))
             h.end_headers()
-            h.wfile.write(data)
+            if not head:
+                h.wfile.write(data)
 
     def calls(self, method: str, pattern: str) -> list[Request]:
         return [r for r in self.requests if r.method == method and re.fullmatch(pattern, r.path)]
@@ -849,7 +853,8 @@ class FakeApiServer:
             if pending and not body.get("force"):
                 raise error(409, "Already invited")
             self.invitations[pid].append(body)
-            raise Reply(201, {"id": f"inv{next(self.counter)}", "state": "pending", **body})
+            state = "accepted" if body["email"] in self.accepting else "pending"
+            raise Reply(201, {"id": f"inv{next(self.counter)}", "state": state, **body})
         m = re.fullmatch(r"/environments/([^/]+)(/.*)?", rest)
         if m:
             env = self.envs[pid].get(unquote(m.group(1)))

@@ -67,3 +67,18 @@ def test_debug_verbosity_logs_requests(cli: Cli) -> None:
     result = cli("auth:info", "-P", "id", "-vvv")
     assert result.out == "u-alice\n"
     assert "> GET " in result.err and "/users/me" in result.err and "< 200" in result.err
+
+
+def test_permission_denied_shows_the_server_message(cli: Cli, fake: FakeApiServer) -> None:
+    original = fake.route
+
+    def strict(req, h):
+        if req.path == "/projects/proj1/environments" and req.method == "GET":
+            raise error(403, "The project role 'admin' is required.")
+        original(req, h)
+
+    fake.route = strict  # type: ignore[method-assign]
+    result = cli("env", "-p", "proj1")
+    assert result.code == 6
+    assert "Permission denied. Check your permissions on the project." in result.err
+    assert "The project role 'admin' is required." in result.err  # without -v

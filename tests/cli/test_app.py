@@ -131,3 +131,14 @@ def test_deprecated_dash_n_answers_no(cli: Cli) -> None:
     assert result.code == 1
     assert "the -n option is deprecated" in result.err
     assert "[y/N] n" in result.err
+
+
+def test_help_without_argument_describes_help(cli: Cli) -> None:
+    result = cli("help")
+    assert result.code == 0
+    assert result.out.startswith("Command: help\n")
+    assert result.out.endswith(
+        "Help:\n  The help command displays help for a given command:\n\n"
+        "    platform help list\n\n"
+        "  To display the list of available commands, please use the list command.\n"
+    )

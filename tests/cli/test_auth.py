@@ -96,6 +96,9 @@ def test_no_credentials_non_interactive(cli: Cli) -> None:
         in result.err
     )
     assert result.out == ""
+    # Machine users have no password: the API-token routes are named too.
+    assert "run: platform auth:api-token-login" in result.err
+    assert "configure an API token using the PLATFORMSH_CLI_TOKEN environment" in result.err
 
 
 def test_deprecated_access_token_is_used_directly(cli: Cli, fake: FakeApiServer) -> None:

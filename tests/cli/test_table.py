@@ -7,6 +7,8 @@ import pytest
 from homeport.cli.errors import InvalidArgument
 from homeport.cli.table import check_format, render, resolve_columns
 
+from .conftest import Cli
+
 HEADERS = ["ID", "Value"]
 ROWS = [["a", "plain"], ["b", 'has "quotes", commas\tand tab']]
 
@@ -93,3 +95,20 @@ def test_text_columns_wrap_before_ids_and_dates() -> None:
     text = render(["Created", "Description"], rows, "table", max_width=60)
     assert "| 2024-01-01T10:00:00+00:00 |" in text
     assert all(len(line) <= 60 for line in text.splitlines())
+
+
+def test_no_wrapping_without_a_width() -> None:
+    long = "2024-01-01T09:00:00+00:00 " * 6
+    text = render(["ID", "Text"], [["an-identifier-that-is-long", long]], "table", max_width=None)
+    assert f"| an-identifier-that-is-long | {long} |" in text
+    assert len(text.splitlines()) == 5
+
+
+def test_piped_tables_are_not_wrapped(cli: Cli) -> None:
+    """With stdout not a terminal and no COLUMNS, no cell is split across lines."""
+    wrapped = cli("activity:list", "-p", "proj1", "-a", env={"COLUMNS": "60"})
+    piped = cli("activity:list", "-p", "proj1", "-a", unset=("COLUMNS",))
+    assert len(wrapped.out.splitlines()) > len(piped.out.splitlines())
+    rows = [line for line in piped.out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 5  # the header and four activities, one line each
+    assert "| 2023-12-04T10:00:00+00:00 |" in piped.out

@@ -247,3 +247,78 @@ def test_access_change_marks_environments_for_redeploy(api: Api, admin: str, pid
     api.post(f"/projects/{pid}/environments/main/redeploy", admin)
     drain(api)
     assert api.get(f"/projects/{pid}/environments/main", admin).json()["needs_redeploy"] is False
+
+
+def test_invitation_with_deprecated_environments(api: Api, admin: str, pid: str) -> None:
+    user = api.create_account("ada@example.com")
+    url = f"/projects/{pid}/invitations"
+    r = api.post(
+        url,
+        admin,
+        json={"email": "ada@example.com", "environments": [{"id": "main", "role": "contributor"}]},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["role"] == "viewer"
+    assert permissions(api, admin, pid, user.id) == ["viewer", "production:contributor"]
+    other = api.create_account("bob@example.com")
+    r = api.post(
+        url,
+        admin,
+        json={
+            "email": "bob@example.com",
+            "role": "viewer",
+            "permissions": [{"type": "staging", "role": "viewer"}],
+            "environments": [{"type": "development", "role": "admin"}],
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert permissions(api, admin, pid, other.id) == [
+        "viewer",
+        "staging:viewer",
+        "development:admin",
+    ]
+    for bad in (
+        [{"id": "nope", "role": "viewer"}],
+        [{"id": "main", "role": "owner"}],
+        [{"id": "main", "type": "staging", "role": "viewer"}],
+        [{"role": "viewer"}],
+        [{"id": "main", "role": "viewer"}, {"type": "production", "role": "admin"}],
+    ):
+        body = {"email": "carol@example.com", "environments": bad}
+        assert_error(api.post(url, admin, json=body), 400)
+    assert api.get(url, admin).json() == []
+
+
+def test_bare_email_invitation_is_a_viewer_without_types(api: Api, admin: str, pid: str) -> None:
+    # The spec's role defaults to none; Homeport reads it as viewer, and a viewer must be
+    # given at least one environment type (Platform.sh's documented rule).
+    err = assert_error(
+        api.post(f"/projects/{pid}/invitations", admin, json={"email": "x@example.com"}), 400
+    )
+    assert "permissions" in err["detail"]
+    ok = api.post(
+        f"/projects/{pid}/invitations",
+        admin,
+        json={"email": "x@example.com", "permissions": [{"type": "staging", "role": "viewer"}]},
+    )
+    assert ok.status_code == 201 and ok.json()["role"] == "viewer"
+
+
+def test_role_change_updates_the_access_record(api: Api, admin: str, pid: str) -> None:
+    user = api.create_account("ada@example.com")
+    url = f"/projects/{pid}/user-access"
+    body = [{"user_id": user.id, "permissions": ["viewer", "development:viewer"]}]
+    assert api.post(url, admin, json=body).status_code == 204
+    before = api.get(f"{url}/{user.id}", admin).json()
+    patch = {"permissions": ["viewer", "development:contributor"]}
+    assert api.patch(f"{url}/{user.id}", admin, json=patch).status_code == 204
+    after = api.get(f"{url}/{user.id}", admin).json()
+    assert after["updated_at"] > before["updated_at"]
+    assert after["granted_at"] == before["granted_at"]
+    # The same permissions again change nothing.
+    assert api.patch(f"{url}/{user.id}", admin, json=patch).status_code == 204
+    assert api.get(f"{url}/{user.id}", admin).json()["updated_at"] == after["updated_at"]
+    # An empty list would leave a viewer with no environment type: refused, not a removal.
+    err = assert_error(api.patch(f"{url}/{user.id}", admin, json={"permissions": []}), 400)
+    assert "permissions" in err["detail"]
+    assert permissions(api, admin, pid, user.id) == ["viewer", "development:contributor"]

@@ -164,7 +164,8 @@ class Api:
                 text = "Permission denied."
             else:
                 text = f"Permission denied. Check your permissions on the {what}."
-            if message and self.console.verbosity >= 1:
+            # The server's message often names the role needed: always show it.
+            if message and message.strip().lower() not in ("forbidden", "permission denied."):
                 text += f"\n{message}"
             raise PermissionDenied(text)
         if resp.status == 404:

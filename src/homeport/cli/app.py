@@ -159,7 +159,9 @@ class Application:
         if settings.help and spec.name != "help":
             from homeport.cli.helptext import render_help
 
-            self.console.out(render_help(spec, definition, self.env.config.executable), False)
+            exe = self.env.config.executable
+            help_text = command.help_text.format(exe=exe)
+            self.console.out(render_help(spec, definition, exe, help_text), False)
             return int(ExitCode.OK)
         if "-n" in rest:
             self.console.err(

@@ -35,20 +35,27 @@ EXPIRY_MARGIN = 10.0
 
 
 def login_required_message(executable: str = "platform") -> str:
-    """The message shown when there are no credentials at all."""
-    return f"Authentication is required.\n\nPlease log in by running:\n    {executable} login"
+    """The message shown when there are no credentials at all.
+
+    It names the API-token routes too: machine users have no password to log in with.
+    """
+    return "Authentication is required." + _login_routes(executable)
 
 
-def unauthorized_message(executable: str = "platform") -> str:
-    """The message for a 401 that a fresh token did not cure."""
+def _login_routes(executable: str) -> str:
     return (
-        "Unauthorized.\n\nPlease log in by running:\n"
+        "\n\nPlease log in by running:\n"
         f"    {executable} login\n\n"
         "Alternatively, to log in using an API token (without a browser), run: "
         f"{executable} auth:api-token-login\n\n"
         "To authenticate non-interactively, configure an API token using the "
         "PLATFORMSH_CLI_TOKEN environment variable."
     )
+
+
+def unauthorized_message(executable: str = "platform") -> str:
+    """The message for a 401 that a fresh token did not cure."""
+    return "Unauthorized." + _login_routes(executable)
 
 
 class TokenRejected(CliError):

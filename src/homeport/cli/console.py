@@ -29,6 +29,7 @@ _STYLES = {
     "info": "32",
     "comment": "33",
     "question": "36",
+    "reverse": "7",
 }
 
 
@@ -109,6 +110,18 @@ class Console:
     def warn(self, text: str) -> None:
         """A yellow warning line on stderr."""
         self.err(self.style(text, "warning"))
+
+    @property
+    def table_width(self) -> int | None:
+        """How wide tables may be: None (no wrapping) when stdout is not a terminal.
+
+        `COLUMNS` still applies when set. Piped output is then never wrapped, so IDs,
+        dates and words stay on one line for `grep` and `awk`.
+        """
+        raw = self.env.environ.get("COLUMNS", "")
+        if (raw.isdigit() and int(raw) > 0) or self.env.stdout_isatty:
+            return self.width
+        return None
 
     @property
     def width(self) -> int:

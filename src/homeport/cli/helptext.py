@@ -58,8 +58,8 @@ def _option_label(name: str, shortcut: str, mode: int) -> str:
     return text
 
 
-def render_help(spec: Spec, definition: Definition, exe: str) -> str:
-    """A command's help page: description, usage, aliases, arguments and options."""
+def render_help(spec: Spec, definition: Definition, exe: str, help_text: str = "") -> str:
+    """A command's help page: description, usage, aliases, arguments, options, help."""
     lines = [f"Command: {spec.name}"]
     if spec.aliases:
         lines.append(f"Aliases: {', '.join(spec.aliases)}")
@@ -82,4 +82,6 @@ def render_help(spec: Spec, definition: Definition, exe: str) -> str:
             if opt.is_array:
                 text += " (multiple values allowed)"
             lines.append(f"  {label.ljust(width)}{text}".rstrip())
+    if help_text:
+        lines += ["", "Help:"] + [f"  {line}".rstrip() for line in help_text.splitlines()]
     return "\n".join(lines) + "\n"

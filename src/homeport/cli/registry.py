@@ -59,6 +59,12 @@ COMMANDS: tuple[Spec, ...] = (
     ),
     Spec("activity:log", _C + "activity:ActivityLog", "Display the log for an activity"),
     Spec(
+        "api:curl",
+        _C + "curl:ApiCurl",
+        "Run an authenticated request on the Homeport API",
+        ("api",),
+    ),
+    Spec(
         "app:config-get",
         _C + "app:AppConfigGet",
         "Show the configuration of an app",
@@ -132,6 +138,11 @@ COMMANDS: tuple[Spec, ...] = (
         ("branch",),
     ),
     Spec(
+        "environment:curl",
+        _C + "curl:EnvironmentCurl",
+        "Run an authenticated request on an environment's API",
+    ),
+    Spec(
         "environment:deactivate",
         _C + "environment:EnvironmentDeactivate",
         "Deactivate an environment",
@@ -192,6 +203,11 @@ COMMANDS: tuple[Spec, ...] = (
         ("mounts",),
     ),
     Spec("project:create", _C + "project:ProjectCreate", "Create a new project", ("create",)),
+    Spec(
+        "project:curl",
+        _C + "curl:ProjectCurl",
+        "Run an authenticated request on a project's API",
+    ),
     Spec("project:delete", _C + "project:ProjectDelete", "Delete a project"),
     Spec(
         "project:get",

@@ -103,9 +103,15 @@ def _fit(natural: list[int], room: int, wrappable: list[bool]) -> list[int]:
 
 
 def render_table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int, show_header: bool = True
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    max_width: int | None,
+    show_header: bool = True,
 ) -> str:
-    """An ASCII table like Symfony's default style, wrapping cells to `max_width`."""
+    """An ASCII table like Symfony's default style, wrapping cells to `max_width`.
+
+    With `max_width` None cells are never wrapped (output that is not a terminal).
+    """
     count = len(headers)
     grid = [list(headers)] + [list(r) for r in rows] if show_header else [list(r) for r in rows]
     natural = [0] * count
@@ -119,7 +125,7 @@ def render_table(
                 natural[i] = max(natural[i], len(line))
     overhead = 3 * count + 1
     widths = natural
-    if sum(natural) + overhead > max_width:
+    if max_width is not None and sum(natural) + overhead > max_width:
         widths = _fit(natural, max_width - overhead, wrappable)
     border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     out = [border]
@@ -158,7 +164,7 @@ def render(
     fmt: str,
     *,
     show_header: bool = True,
-    max_width: int = 80,
+    max_width: int | None = 80,
 ) -> str:
     """Rows in one of the supported formats."""
     if fmt == "table":

@@ -22,11 +22,20 @@ if TYPE_CHECKING:
 class Response:
     """A complete HTTP answer."""
 
-    def __init__(self, status: int, reason: str, headers: dict[str, str], body: bytes) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: dict[str, str],
+        body: bytes,
+        header_items: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
         self.body = body
+        # The headers as sent (original case and order), for `api:curl -i`.
+        self.header_items = header_items if header_items is not None else list(headers.items())
 
     def json(self) -> Any:
         """The body parsed as JSON, or None when it is empty or not JSON."""
@@ -150,8 +159,9 @@ class Transport:
             raise ConnectionFailed(f"Failed to connect to host: {urlsplit(url).netloc}") from exc
         finally:
             conn.close()
-        heads = {k.lower(): v for k, v in resp.getheaders()}
-        return Response(resp.status, resp.reason, heads, data)
+        items = resp.getheaders()
+        heads = {k.lower(): v for k, v in items}
+        return Response(resp.status, resp.reason, heads, data, items)
 
     def stream(
         self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 10.0

@@ -90,6 +90,18 @@ def parse_permissions(permissions: Sequence[str]) -> Roles:
     return validated_roles(project_role, type_roles)
 
 
+def merge_type_roles(*sources: Iterable[tuple[str, str]]) -> dict[str, str | None]:
+    """Environment-type roles from several lists (``permissions`` and the deprecated
+    ``environments`` of an invitation); two different roles for one type are refused."""
+    merged: dict[str, str | None] = {}
+    for source in sources:
+        for env_type, role in source:
+            if merged.get(env_type, role) != role:
+                raise Invalid.field("permissions", f"Two roles for {env_type}.")
+            merged[env_type] = role
+    return merged
+
+
 def current_roles(session: Session, project: Project, account_id: str) -> Roles | None:
     """The account's roles on the project, or None when it has no access."""
     project_role = session.scalar(
@@ -179,8 +191,10 @@ def set_roles(
         session.add(
             ProjectAccess(project_id=project.id, account_id=target.id, role=roles.project_role)
         )
-    else:
+    elif before_roles != roles:
+        # The record's updated_at follows any change, type roles included.
         row.role = roles.project_role
+        row.updated_at = utcnow()
     existing = {
         r.env_type: r
         for r in session.scalars(

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from homeport import __version__
 from homeport.settings import Settings
 from homeport.web import cli_installer
+from homeport.web.api_docs import install_api_docs
 from homeport.web.body_limit import BodyLimitMiddleware
 from homeport.web.console import install_console
 from homeport.web.errors import install_error_handlers
@@ -19,6 +20,7 @@ from homeport.web.routes import (
     deployments,
     environments,
     health,
+    legacy,
     oauth2,
     projects,
     ssh_keys,
@@ -35,7 +37,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         version=__version__,
         description="A self-hosted server that speaks the Platform.sh REST API.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served offline by install_api_docs
         redoc_url=None,
     )
     app.state.homeport = state or AppState.build(settings)
@@ -43,6 +45,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     for module in (
         health,
         oauth2,
+        legacy,  # before users: /users/email={email} must not match /users/{id}
         users,
         ssh_keys,
         projects,
@@ -58,6 +61,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     # The CLI installer and the client it installs (public, like the client's code).
     app.include_router(cli_installer.make_router(settings.public_url or None))
     # The web console: its pages, static files and security headers, and "/" -> /console/.
+    install_api_docs(app, "/openapi.json")
     install_console(app)
     # Git's smart HTTP, served by git itself; its bodies are packs, bounded by git.
     app.mount("/git", GitHttp(app.state.homeport))

@@ -5,14 +5,19 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
+from starlette.types import Scope
 
 from homeport.domain.errors import DomainError, TooManyAttempts
 
@@ -84,9 +89,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status, exc.message, exc.detail, headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(req: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = allowed_methods(req.scope)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+                message = f"{req.method} is not allowed here; use {_or(allowed)}."
         return error_response(exc.status_code, message, None, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -109,6 +119,38 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _crash(req: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", req.method, req.url.path)
         return error_response(500, "Internal server error.")
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(scope: Scope) -> list[str]:
+    """Every method some route of this path accepts, in a fixed order.
+
+    Starlette answers 405 from the first route whose path matched, so its ``Allow``
+    names that route's methods only (``GET`` for ``/projects/{id}``, which also takes
+    ``PATCH`` and ``DELETE`` on routes of their own).
+    """
+    app = scope.get("app")
+    if not isinstance(app, FastAPI):
+        return []
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+    path = path[len(root) :] if root and path.startswith(root) else path
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.router.routes):
+        if route.methods and route.path and _path_regex(route.path).match(path):
+            methods |= route.methods
+    rank = {m: i for i, m in enumerate(_METHOD_ORDER)}
+    return sorted(methods, key=lambda m: (rank.get(m, len(rank)), m))
+
+
+@lru_cache(maxsize=1024)
+def _path_regex(path: str) -> re.Pattern[str]:
+    return compile_path(path)[0]
+
+
+def _or(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 DISK_FULL = "The server is out of disk space; nothing was changed. Try again later."

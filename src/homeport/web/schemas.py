@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``-free ``+00:00`` offset, as Platform.sh emits."""
     return None if value is None else value.isoformat()
+
+
+# ``page[size]`` of the accounts-style lists (``/projects/{id}/user-access``,
+# ``/users/{id}/project-access``): the description bounds it to 1..200.
+PageSize = Annotated[int | None, Query(alias="page[size]", ge=1, le=200)]
 
 
 class Strict(BaseModel):

@@ -16,6 +16,14 @@ def test_list_env_and_project(cli: Cli) -> None:
     assert "Environment(s)" not in env.out
     project = cli("activities", *P, "--all")
     assert "Environment(s)" in project.out and "act2" in project.out
+    assert project.err.endswith("\n\nFor more information, run: platform activity:list -h\n")
+
+
+def test_list_timing_column_titles(cli: Cli) -> None:
+    result = cli("act", *P, "-a", "--format", "csv", "-c", "id,time_%")
+    assert result.out.splitlines()[0] == (
+        "ID,Exec time (s),Wait time (s),Build time (s),Deploy time (s)"
+    )
 
 
 def test_type_filters(cli: Cli, fake: FakeApiServer) -> None:

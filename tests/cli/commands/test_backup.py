@@ -151,3 +151,29 @@ def test_delete_interactive_choice(cli: Cli, fake: FakeApiServer) -> None:
 
 def test_hidden_aliases(cli: Cli) -> None:
     assert cli("snapshot:list", *PE).out == cli("backup:list", *PE).out
+
+
+def test_list_deprecated_options_and_columns(cli: Cli) -> None:
+    result = cli("backups", *PE, "--limit", "5", "--format", "csv", "-c", "name,created,state")
+    assert result.code == 0, result
+    assert result.out.splitlines()[:2] == [
+        "Backup ID,Created,[Deprecated]",
+        "bk-new,2024-01-02T09:00:00+00:00,",
+    ]
+    assert result.err == (
+        "DEPRECATED The option --limit is deprecated and no longer used. "
+        "It will be removed in a future version.\n"
+        "DEPRECATED The column name has been replaced by id.\n"
+        "DEPRECATED The column created has been replaced by created_at.\n"
+        "DEPRECATED The column state has been removed.\n"
+    )
+
+
+def test_create_unsafe_is_deprecated(cli: Cli, fake: FakeApiServer) -> None:
+    result = cli("backup:create", *PE, "--unsafe", "-W", "-y")
+    assert result.code == 0, result
+    assert result.err.startswith(
+        "DEPRECATED The option --unsafe is deprecated and no longer used. "
+        "It will be removed in a future version.\n"
+    )
+    assert fake.calls("POST", ".*/backup")[-1].json() == {"safe": False}

@@ -18,7 +18,9 @@ def test_list_filters_and_pipe(cli: Cli) -> None:
         == "staging\nold\nmain\nfeature-x\n"
     )
     none = cli("env", *P, "--type", "nope")
-    assert none.code == 1 and "No environments found." in none.err
+    # An empty filtered list is not an error (the PHP CLI exits 0), so `set -e` carries on.
+    assert none.code == 0 and none.out == ""
+    assert none.err == "No environments found (filters in use: --type).\n"
 
 
 def test_list_indents_children_in_tables_only(cli: Cli) -> None:

@@ -15,7 +15,40 @@ def test_list(cli: Cli, fake: FakeApiServer) -> None:
     paged = cli("pro", "--count", "1", "--page", "2", "--format", "plain", "--no-header")
     assert paged.out == "proj1\tDemo Project\tlocal\n"
     none = cli("projects", "--title", "zzz")
-    assert none.code == 1 and "No projects found (filters in use: --title)." in none.err
+    # An empty filtered list is not an error (the PHP CLI exits 0), so `set -e` carries on.
+    assert none.code == 0 and none.out == ""
+    assert none.err == "No projects found (filters in use: --title).\n"
+
+
+def test_list_empty_suggests_create(cli: Cli, fake: FakeApiServer) -> None:
+    fake.projects.clear()
+    result = cli("projects")
+    assert result.code == 0 and result.out == ""
+    assert result.err == (
+        "You do not have any Homeport projects yet.\n"
+        "\n"
+        "To create a new project, run: platform create\n"
+    )
+
+
+def test_list_deprecated_host_option_and_columns(cli: Cli) -> None:
+    host = cli("projects", "--host", "eu.platform.sh", "--pipe")
+    assert host.code == 0 and host.out == "proj1\n"
+    assert host.err == (
+        "DEPRECATED The option --host is deprecated and replaced by --region. "
+        "It will be removed in a future version.\n"
+    )
+    cols = cli("projects", "--format", "csv", "--columns", "id,host,url,endpoint,created")
+    assert cols.code == 0, cols
+    assert cols.out.splitlines() == [
+        "ID,Region,[Deprecated],Created",
+        f"proj1,local,,{cols.out.splitlines()[1].rsplit(',', 1)[1]}",
+    ]
+    assert cols.err == (
+        "DEPRECATED The column host has been replaced by region.\n"
+        "DEPRECATED The column url has been removed.\n"
+        "DEPRECATED The column endpoint has been removed.\n"
+    )
 
 
 def test_list_falls_back_to_legacy_me(cli: Cli, fake: FakeApiServer) -> None:

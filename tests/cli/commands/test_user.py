@@ -19,6 +19,17 @@ def test_list_marks_machine_users(cli: Cli) -> None:
     assert machine + "viewer, production:contributor\tmachine" in lines
 
 
+def test_list_marks_the_owner_first(cli: Cli) -> None:
+    result = cli("users", *P, "--format", "csv", "-c", "email,role")
+    assert result.out.splitlines()[:2] == [
+        "Email address,Project role",
+        "alice@example.com,admin (owner)",
+    ]
+    table = cli("users", *P)
+    assert table.err.startswith("Users on the project Demo Project (proj1):\n")
+    assert "| alice@example.com | Alice Admin" in table.out.splitlines()[3]
+
+
 def test_get(cli: Cli) -> None:
     assert cli("user:get", "bob@example.com", *P, "--pipe").out == "viewer\n"
     assert (
@@ -47,11 +58,28 @@ def test_add_invites(cli: Cli, fake: FakeApiServer) -> None:
             {"type": "development", "role": "viewer"},
         ],
     }
-    again = cli("user:add", "new@example.com", "-r", "admin", *P, "-y")
-    assert again.code == 1
-    assert "An invitation has already been sent to new@example.com." in again.err
     forced = cli("user:add", "new@example.com", "-r", "admin", "--force-invite", *P, "-y")
     assert forced.code == 0 and fake.invitations["proj1"][1]["force"] is True
+
+
+def test_add_again_resends(cli: Cli, fake: FakeApiServer) -> None:
+    assert cli("user:add", "new@example.com", "-r", "admin", *P, "-y").code == 0
+    # Provisioning scripts re-run: a second invitation is resent (as the PHP CLI does).
+    again = cli("user:add", "new@example.com", "-r", "admin", *P, "-y")
+    assert again.code == 0, again
+    assert "An invitation has already been sent to new@example.com\n" in again.err
+    assert "Do you want to send this invitation anyway? [Y/n] y" in again.err
+    assert again.err.endswith("\nA new invitation has been sent to new@example.com\n")
+    posts = fake.calls("POST", "/projects/proj1/invitations")
+    assert [p.json()["force"] for p in posts] == [False, False, True]
+
+
+def test_add_existing_account_applies_at_once(cli: Cli, fake: FakeApiServer) -> None:
+    fake.accepting.add("carol@example.com")
+    result = cli("user:add", "carol@example.com", "-r", "admin", *P, "-y")
+    assert result.code == 0, result
+    assert result.err.endswith("\nThe user has been successfully added to the project.\n")
+    assert "An invitation has been sent" not in result.err
 
 
 def test_add_refusals(cli: Cli, fake: FakeApiServer) -> None:

@@ -443,6 +443,107 @@ def test_viewer_sees_no_admin_controls_and_forged_post_is_refused(
     context.close()
 
 
+# --- layout: every page at desktop and phone widths -----------------------------------
+
+WIDTHS = (1280, 420)
+# Overflow problems of the page in view: the page wider than the window, an element of a
+# card sticking out of its card (not counting what scrolls inside its own container),
+# and, when ``fit_tables``, a table that needs scrolling at all (a clipped column).
+OVERFLOW_JS = """
+(fitTables) => {
+  const problems = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > window.innerWidth) {
+    problems.push(`page is ${doc.scrollWidth}px wide in a ${window.innerWidth}px window`);
+  }
+  const scrolls = (el) => ['auto', 'scroll', 'hidden'].includes(getComputedStyle(el).overflowX);
+  const describe = (el) => {
+    const cls = typeof el.className === 'string' ? el.className.trim() : '';
+    return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+      + (cls ? '.' + cls.split(/\\s+/).join('.') : '');
+  };
+  for (const card of document.querySelectorAll('.card')) {
+    const box = card.getBoundingClientRect();
+    if (scrolls(card)) problems.push(`${describe(card)} clips or scrolls its content`);
+    for (const el of card.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      if (el.closest('.visually-hidden')) continue;
+      let inner = false;
+      for (let a = el.parentElement; a && a !== card; a = a.parentElement) {
+        if (scrolls(a)) { inner = true; break; }
+      }
+      if (inner) continue;
+      if (r.right > box.right + 1 || r.left < box.left - 1) {
+        problems.push(`${describe(el)} (${Math.round(r.left)}..${Math.round(r.right)})`
+          + ` sticks out of ${describe(card)} (${Math.round(box.left)}..${Math.round(box.right)})`);
+      }
+    }
+  }
+  if (fitTables) {
+    for (const box of document.querySelectorAll('.table-scroll')) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        const t = box.querySelector('table');
+        problems.push(
+          `table ${t ? describe(t) : ''} needs ${box.scrollWidth}px, has ${box.clientWidth}px`);
+      }
+    }
+  }
+  return problems;
+}
+"""
+
+
+def test_every_page_fits_at_desktop_and_phone_widths(admin_page: Page) -> None:
+    """Screenshots of every console page at 1280 and 420 px (test-output/screenshots/),
+    and no page overflows: not the window, not a card; at 1280 no table even scrolls."""
+    page = admin_page
+    page.goto("/console/projects")
+    page.get_by_role("link", name="Shop").click()
+    base = project_url(page)
+    activity = page.locator("table.activity-feed a").first.get_attribute("href")
+    assert activity
+    pages = {
+        "projects": "/console/projects",
+        "project": base,
+        "activity": activity,
+        "environment-main": f"{base}/environments/main",
+        "environment-dev": f"{base}/environments/dev",
+        "backups": f"{base}/environments/main/backups",
+        "variables": f"{base}/variables",
+        "variable-new": f"{base}/variables/new",
+        "environment-variables": f"{base}/environments/dev/variables",
+        "project-users": f"{base}/settings/users",
+        "accounts": "/console/accounts",
+        "user": "/console/users/me",
+        "user-settings": "/console/users/me/settings",
+        "api-tokens": "/console/users/me/settings/api-tokens",
+        "api-token-new": "/console/users/me/settings/api-tokens/new",
+        "ssh-keys": "/console/users/me/settings/ssh-keys",
+        "not-found": "/console/no-such-page",
+    }
+    problems: dict[str, list[str]] = {}
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            for name, url in pages.items():
+                response = page.goto(url)
+                assert response is not None
+                assert response.status == (404 if name == "not-found" else 200), (url, width)
+                shot(page, f"layout-{name}-{width}.png")
+                found = page.evaluate(OVERFLOW_JS, width >= 1000)
+                if found:
+                    problems[f"{name} at {width}px ({url})"] = found
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+    assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+    # The 404 page keeps the navigation for a signed-in person.
+    page.goto("/console/no-such-page")
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.locator("details.account-menu summary")).to_be_visible()
+
+
 # --- keyboard only, and labels --------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ COLUMNS = [
     ("state", "State"),
     ("result", "Result"),
     ("environments", "Environment(s)"),
-    ("time_execute", "Execution time (s)"),
+    ("time_execute", "Exec time (s)"),
     ("time_wait", "Wait time (s)"),
     ("time_build", "Build time (s)"),
     ("time_deploy", "Deploy time (s)"),
@@ -173,15 +173,18 @@ class ActivityList(ActivityCommand):
         self.print_table(COLUMNS, defaults, rows)
         if len(items) >= limit:
             self.table_hint("")
+            self.table_hint("More activities may be available.")
             self.table_hint(
-                "More activities may be available. To display older activities, increase "
-                f"--limit above {limit}, or set --start to a date in the past."
+                f"To display older activities, increase --limit above {limit}, "
+                "or set --start to a date in the past."
             )
         self.table_hint("")
         self.table_hint(f"To view the log for an activity, run: {self.exe} activity:log [id]")
         self.table_hint(
             f"To view more information about an activity, run: {self.exe} activity:get [id]"
         )
+        self.table_hint("")
+        self.table_hint(f"For more information, run: {self.exe} activity:list -h")
         return 0
 
 

@@ -81,6 +81,7 @@ class BackupCreate(BackupCommand):
         self.add_wait_options(d)
 
     def execute(self) -> int:
+        self.warn_deprecated(["unsafe"])
         env = self.select_environment(required=True, argument=self.input.arg("environment"))
         assert env is not None
         label = environment_label(env)
@@ -134,14 +135,15 @@ class BackupList(BackupCommand):
     """`backup:list` (alias `backups`)."""
 
     def configure(self, d: Definition) -> None:
-        d.option("limit", "", REQUIRED, "Limit the number of backups to list", hidden=True)
-        d.option("start", "", REQUIRED, "Only backups created before this date", hidden=True)
+        d.option("limit", "", REQUIRED, "[Deprecated] - this option is unused", hidden=True)
+        d.option("start", "", REQUIRED, "[Deprecated] - this option is unused", hidden=True)
         self.add_format_options(d)
         self.add_date_option(d)
         self.add_project_option(d)
         self.add_environment_option(d)
 
     def execute(self) -> int:
+        self.warn_deprecated(["limit", "start"])
         env = self.select_environment(required=True)
         assert env is not None
         backups = self.list_backups(env)
@@ -158,7 +160,13 @@ class BackupList(BackupCommand):
             if "safe" in backup:
                 row["live"] = fmt.cell("live", not backup.get("safe"))
             rows.append(row)
-        self.print_table(COLUMNS, DEFAULT_COLUMNS, rows)
+        self.print_table(
+            COLUMNS,
+            DEFAULT_COLUMNS,
+            rows,
+            replaced={"created": "created_at", "name": "id"},
+            removed=("progress", "state", "result"),
+        )
         return 0
 
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 
 DEFAULT_ENVIRONMENT_CODE = "."
+DEPRECATED_COLUMN = "[deprecated]"
 FORMAT_HELP = "The output format: table, csv, tsv, or plain"
 
 
@@ -72,6 +73,9 @@ def environment_label(env: Mapping[str, Any]) -> str:
 
 class Command:
     """Base class: subclasses define `configure` (options) and `execute` (the work)."""
+
+    # Longer help shown by `help COMMAND` after the options (`{exe}` is the executable).
+    help_text = ""
 
     def __init__(self, app: Application, spec: Spec) -> None:
         self.app = app
@@ -173,6 +177,7 @@ class Command:
         """The project chosen by -p, PLATFORM_PROJECT, the checkout or a question."""
         if self._project is not None:
             return self._project
+        self.warn_deprecated(["host"])
         prefix = self.config.env_prefix
         project_id = ""
         value = self._opt_or_none("project")
@@ -384,6 +389,17 @@ class Command:
         self.finished_activities = monitor.finished
         return ok
 
+    def warn_deprecated(self, options: Sequence[str], template: str | None = None) -> None:
+        """The PHP CLI's `DEPRECATED` note on stderr for each deprecated option used."""
+        if template is None:
+            template = (
+                "The option --%s is deprecated and no longer used. "
+                "It will be removed in a future version."
+            )
+        for name in options:
+            if name in self.input.options and self.input.opt(name):
+                self.console.err(f"{self.console.style('DEPRECATED', 'reverse')} {template % name}")
+
     def redeploy_warning(self) -> None:
         """The hint printed when a change needs a redeploy to take effect."""
         self.console.err(
@@ -420,17 +436,47 @@ class Command:
         columns: Sequence[tuple[str, str]],
         defaults: Sequence[str],
         rows: Sequence[Mapping[str, str]],
+        *,
+        replaced: Mapping[str, str] | None = None,
+        removed: Sequence[str] = (),
     ) -> None:
-        """Rows (dicts of already-formatted cells) in the chosen format and columns."""
+        """Rows (dicts of already-formatted cells) in the chosen format and columns.
+
+        Deprecated column names are accepted with a note on stderr, as in the PHP CLI:
+        those in `replaced` map to their successor, those in `removed` show empty.
+        """
         fmt = self.output_format
         requested = self.input.list_opt("columns") if "columns" in self.input.options else []
+        requested = self._deprecated_columns(requested, replaced or {}, removed)
+        columns = [*columns, (DEPRECATED_COLUMN, "[Deprecated]")] if removed else columns
         keys = resolve_columns(columns, defaults, requested)
         labels = dict(columns)
         headers = [labels[k] for k in keys]
         data = [[str(row.get(k, "")) for k in keys] for row in rows]
         show_header = not ("no-header" in self.input.options and self.input.opt("no-header"))
-        text = render(headers, data, fmt, show_header=show_header, max_width=self.console.width)
+        text = render(
+            headers, data, fmt, show_header=show_header, max_width=self.console.table_width
+        )
         self.console.out(text, newline=False)
+
+    def _deprecated_columns(
+        self, requested: Sequence[str], replaced: Mapping[str, str], removed: Sequence[str]
+    ) -> list[str]:
+        """`requested` with deprecated names swapped, warning once for each."""
+        result: list[str] = []
+        tag = self.console.style("DEPRECATED", "reverse")
+        for raw in requested:
+            plus = "+" if raw.strip().startswith("+") else ""
+            name = raw.strip().lstrip("+").lower()
+            if name in replaced:
+                self.console.err(f"{tag} The column {name} has been replaced by {replaced[name]}.")
+                result.append(plus + replaced[name])
+            elif name in removed:
+                self.console.err(f"{tag} The column {name} has been removed.")
+                result.append(plus + DEPRECATED_COLUMN)
+            else:
+                result.append(raw)
+        return result
 
     def print_properties(self, properties: Mapping[str, Any]) -> None:
         """A Property/Value table of a resource's properties."""
@@ -439,7 +485,11 @@ class Command:
         rows = [[str(k), formatter.prop(str(k), v)] for k, v in properties.items()]
         show_header = not ("no-header" in self.input.options and self.input.opt("no-header"))
         text = render(
-            ["Property", "Value"], rows, fmt, show_header=show_header, max_width=self.console.width
+            ["Property", "Value"],
+            rows,
+            fmt,
+            show_header=show_header,
+            max_width=self.console.table_width,
         )
         self.console.out(text, newline=False)
 

@@ -86,16 +86,25 @@ class EnvironmentList(Command):
     def execute(self) -> int:
         project = self.select_project()
         envs = list(self.environments())
+        filters = []
         if self.input.opt("no-inactive"):
+            filters.append("--no-inactive")
             envs = [e for e in envs if e.get("status") != "inactive"]
-        statuses = [s.lower() for s in self.input.list_opt("status")]
-        if statuses:
-            envs = [e for e in envs if str(e.get("status", "")).lower() in statuses]
         types = [t.lower() for t in self.input.list_opt("type")]
         if types:
+            filters.append("--type")
             envs = [e for e in envs if str(e.get("type", "")).lower() in types]
+        statuses = [s.lower() for s in self.input.list_opt("status")]
+        if statuses:
+            filters.append("--status")
+            envs = [e for e in envs if str(e.get("status", "")).lower() in statuses]
         if not envs:
-            raise CommandFailed("No environments found.")
+            # Not an error, as in the PHP CLI: `set -e` scripts carry on.
+            if filters:
+                self.console.err(f"No environments found (filters in use: {', '.join(filters)}).")
+            else:
+                self.console.err("No environments found.")
+            return 0
         sort_key = str(self.input.opt("sort") or "title")
         envs.sort(
             key=lambda e: str(e.get(sort_key) or "").lower(),

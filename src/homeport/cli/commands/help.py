@@ -13,7 +13,13 @@ if TYPE_CHECKING:
 
 
 class Help(Command):
-    """`help [command]`."""
+    """`help [command]`: with no argument, the help of `help` itself (as Symfony does)."""
+
+    help_text = (
+        "The help command displays help for a given command:\n\n"
+        "  {exe} help list\n\n"
+        "To display the list of available commands, please use the list command."
+    )
 
     def configure(self, d: Definition) -> None:
         d.argument("command_name", "The command name", default="help")
@@ -26,7 +32,8 @@ class Help(Command):
         definition = Definition()
         add_global_options(definition)
         command.configure(definition)
-        self.console.out(render_help(spec, definition, self.exe), newline=False)
+        text = render_help(spec, definition, self.exe, command.help_text.format(exe=self.exe))
+        self.console.out(text, newline=False)
         return 0
 
 

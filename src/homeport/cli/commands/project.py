@@ -57,6 +57,7 @@ class ProjectList(Command):
     def configure(self, d: Definition) -> None:
         d.option("pipe", "", FLAG, "Output a simple list of project IDs")
         d.option("region", "", REQUIRED, "Filter by region (exact match; % or * wildcards)")
+        d.option("host", "", REQUIRED, "Deprecated: replaced by --region", hidden=True)
         d.option("title", "", REQUIRED, "Filter by title (case-insensitive search)")
         d.option("my", "", FLAG, "Display only the projects you own")
         d.option("refresh", "", OPTIONAL, "Whether to refresh the list", default="1")
@@ -76,6 +77,11 @@ class ProjectList(Command):
         self.add_date_option(d)
 
     def execute(self) -> int:
+        self.warn_deprecated(
+            ["host"],
+            "The option --%s is deprecated and replaced by --region. "
+            "It will be removed in a future version.",
+        )
         projects = self.api.projects()
         filters = []
         region = self.input.str_opt("region")
@@ -101,9 +107,12 @@ class ProjectList(Command):
             projects = [p for p in projects if org in (_org(p, "id"), _org(p, "name"))]
         if not projects:
             if filters:
+                # An empty result is not an error: `set -e` scripts carry on (as in the PHP CLI).
                 self.console.err(f"No projects found (filters in use: {', '.join(filters)}).")
-                return 1
+                return 0
             self.console.err(f"You do not have any {self.config.service_name} projects yet.")
+            self.console.err("")
+            self.console.err(f"To create a new project, run: {self.exe} create")
             return 0
         key = str(self.input.opt("sort") or "title")
         projects.sort(
@@ -139,8 +148,15 @@ class ProjectList(Command):
             }
             for p in projects
         ]
-        self.table_hint("Your projects are:")
-        self.print_table(COLUMNS, DEFAULT_COLUMNS, rows)
+        if not filters:
+            self.table_hint("Your projects are:")
+        self.print_table(
+            COLUMNS,
+            DEFAULT_COLUMNS,
+            rows,
+            replaced={"host": "region"},
+            removed=("url", "ui_url", "endpoint", "region_label"),
+        )
         if pages > 1:
             self.table_hint(
                 f"Page {page} of {pages}. Use --page to see another page, or --count 0 to see all."

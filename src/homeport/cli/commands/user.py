@@ -262,7 +262,7 @@ class UserList(UserCommand):
         self.add_project_option(d)
 
     def execute(self) -> int:
-        self.select_project()
+        project = self.select_project()
         access = self.load_access()
         fmt = self.formatter
         rows = []
@@ -280,9 +280,18 @@ class UserList(UserCommand):
                     "kind": str(user.get("kind") or "human"),
                 }
             )
+        # The owner is listed first and marked, as in the PHP CLI.
+        owner = str(project.get("owner") or "")
+        for index, row in enumerate(rows):
+            if owner and row["id"] == owner:
+                row["role"] += " (owner)"
+                rows.insert(0, rows.pop(index))
+                break
+        self.table_hint(f"Users on the project {project_label(project)}:")
         self.print_table(COLUMNS, DEFAULT_COLUMNS, rows)
         self.table_hint("")
         self.table_hint(f"To add a new user to the project, run: {self.exe} user:add")
+        self.table_hint("")
         self.table_hint(f"To view a user's role(s), run: {self.exe} user:get")
         self.table_hint(f"To change a user's role(s), run: {self.exe} user:update")
         return 0
@@ -386,16 +395,29 @@ class UserAdd(UserCommand):
             "force": bool(self.input.opt("force-invite")),
         }
         href = link(project, "invitations") or f"{self.api.project_url(project)}/invitations"
+        self.console.err("")
+        self.console.err("Inviting the user to the project...")
+        sent = "An invitation has been sent to"
         try:
-            self.api.send("POST", href, body)
+            result = self.api.send("POST", href, body)
         except ApiError as exc:
-            if exc.status == 409:
-                raise CommandFailed(
-                    f"An invitation has already been sent to {email}.\n"
-                    "To send a new invitation, use the --force-invite option."
-                ) from None
-            raise
-        self.console.err(f"An invitation has been sent to {email}")
+            if exc.status != 409:
+                raise
+            # Already invited: resending is what the PHP CLI offers (and `-y` accepts).
+            self.console.err("")
+            self.console.err(f"An invitation has already been sent to {email}")
+            if not self.console.confirm(
+                "Do you want to send this invitation anyway?", default=True
+            ):
+                return 0
+            result = self.api.send("POST", href, {**body, "force": True})
+            sent = "A new invitation has been sent to"
+        self.console.err("")
+        if isinstance(result, dict) and result.get("state") == "accepted":
+            # The server applied the access at once (the user already has an account).
+            self.console.err("The user has been successfully added to the project.")
+        else:
+            self.console.err(f"{sent} {email}")
         return 0
 
 

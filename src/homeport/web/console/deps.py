@@ -14,6 +14,7 @@ import jinja2
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -139,8 +140,28 @@ def see_other(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
+def person_if_signed_in(request: Request) -> Person | None:
+    """The signed-in person for a page rendered outside a route's dependencies (error
+    pages), or None: no session, or the database cannot say."""
+    if cookie_session(request) is None:
+        return None
+    state = request.app.state.homeport
+    session = state.db.read_session()
+    try:
+        person = current_person(request, session)
+        session.expunge(person.account)  # its columns are loaded; it outlives the session
+        return person
+    except LoginRequired:
+        return None
+    except Exception:
+        log.exception("could not load the signed-in person for an error page")
+        return None
+    finally:
+        session.close()
+
+
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    """A readable error page (the header shows no account: it needs no database)."""
+    """A readable error page; the header keeps the navigation for a signed-in person."""
     titles = {
         400: "That did not work",
         401: "Sign in needed",
@@ -152,7 +173,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return render(
         request,
         "console/error.html",
-        None,
+        person_if_signed_in(request),
         status=status,
         title=titles.get(status, "Something went wrong"),
         message=message,
@@ -193,18 +214,21 @@ class ConsoleRoute(APIRoute):
             except LoginRequired:
                 return login_redirect(request)
             except csrf.CsrfRefused:
-                return error_page(
+                return await run_in_threadpool(
+                    error_page,
                     request,
                     403,
                     "This form could not be accepted: it was not sent from this session's "
                     "pages, or your session has ended. Reload the page and try again.",
                 )
             except DomainError as exc:
-                return error_page(request, exc.status, exc.message)
+                return await run_in_threadpool(error_page, request, exc.status, exc.message)
             except RequestValidationError:
-                return error_page(request, 400, "Some fields of the form are missing or invalid.")
+                return await run_in_threadpool(
+                    error_page, request, 400, "Some fields of the form are missing or invalid."
+                )
             except HTTPException as exc:
                 message = exc.detail if isinstance(exc.detail, str) else "The request failed."
-                return error_page(request, exc.status_code, message)
+                return await run_in_threadpool(error_page, request, exc.status_code, message)
 
         return guarded

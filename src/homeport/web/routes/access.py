@@ -11,13 +11,14 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from homeport.domain import access, projects
+from homeport.domain import environments as envs
 from homeport.domain.errors import Invalid, NotFound
 from homeport.domain.policy import ENV_TYPES, may_view_account
 from homeport.store.models import Account, Invitation, ProjectAccess
 from homeport.web.deps import CurrentActor, DbSession
 from homeport.web.hal import link, project_path
 from homeport.web.project_deps import ProjectContext, ProjectCtx
-from homeport.web.schemas import Strict, iso
+from homeport.web.schemas import PageSize, Strict, iso
 from homeport.web.views import user_view
 
 router = APIRouter(tags=["Access"])
@@ -31,12 +32,22 @@ class TypePermission(Strict):
     role: str = Field(max_length=32)
 
 
+class EnvironmentPermission(Strict):
+    """One entry of the deprecated ``environments`` of an invitation: an environment
+    ``id`` (or an environment ``type``) and a role."""
+
+    id: str | None = Field(default=None, max_length=64)
+    type: str | None = Field(default=None, max_length=32)
+    role: str = Field(max_length=32)
+
+
 class InvitationCreate(Strict):
-    """``POST /projects/{id}/invitations``."""
+    """``POST /projects/{id}/invitations``; ``role`` defaults to ``viewer``."""
 
     email: str = Field(max_length=320)
-    role: str = Field(default="viewer", max_length=16)
+    role: str | None = Field(default=None, max_length=16)
     permissions: list[TypePermission] = Field(default_factory=list, max_length=3)
+    environments: list[EnvironmentPermission] = Field(default_factory=list, max_length=100)
     force: bool = False
 
 
@@ -115,17 +126,28 @@ def _rows(session: DbSession, ctx: ProjectContext) -> list[tuple[ProjectAccess, 
 
 
 @router.get(P + "/user-access")
-def list_user_access(ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
-    """Everyone's permissions on the project, with a ``ref:users`` link."""
+def list_user_access(
+    ctx: ProjectCtx,
+    session: DbSession,
+    page_size: PageSize = None,
+    page_after: str | None = Query(default=None, alias="page[after]", max_length=64),
+) -> dict[str, Any]:
+    """Everyone's permissions on the project, with a ``ref:users`` link; pages of
+    ``page[size]`` (1-200, as the spec bounds it) after ``page[after]`` when asked."""
     rows = _rows(session, ctx)
+    if page_after is not None:
+        ids_in_order = [r.account_id for r, _ in rows]
+        start = ids_in_order.index(page_after) + 1 if page_after in ids_in_order else 0
+        rows = rows[start:]
+    base = f"{project_path(ctx.project.id)}/user-access"
+    links: dict[str, Any] = {"self": link(base)}
+    if page_size is not None and len(rows) > page_size:
+        rows = rows[:page_size]
+        after = rows[-1][0].account_id
+        links["next"] = link(f"{base}?page[size]={page_size}&page[after]={after}")
     ids = ",".join(r.account_id for r, _ in rows)
-    return {
-        "items": [_user_access_view(ctx, row, roles) for row, roles in rows],
-        "_links": {
-            "self": link(f"{project_path(ctx.project.id)}/user-access"),
-            "ref:users:0": link(f"/ref/users?in={ids}"),
-        },
-    }
+    links["ref:users:0"] = link(f"/ref/users?in={ids}")
+    return {"items": [_user_access_view(ctx, row, roles) for row, roles in rows], "_links": links}
 
 
 @router.post(P + "/user-access", status_code=204)
@@ -466,13 +488,38 @@ def list_invitations(
     ]
 
 
+def _environment_type_roles(
+    session: DbSession, ctx: ProjectContext, items: list[EnvironmentPermission]
+) -> list[tuple[str, str]]:
+    """The deprecated per-environment roles as roles on the environments' types."""
+    out = []
+    for item in items:
+        if item.type is not None and item.id is None:
+            out.append((item.type, item.role))
+            continue
+        if item.id is None:
+            raise Invalid.field("environments", "Give each environment's id (or a type).")
+        try:
+            env = envs.get_environment(session, ctx.project, item.id)
+        except NotFound:
+            raise Invalid.field("environments", f"No such environment: {item.id}") from None
+        if item.type is not None and item.type != env.type:
+            raise Invalid.field("environments", f"{item.id} is a {env.type} environment.")
+        out.append((env.type, item.role))
+    return out
+
+
 @router.post(P + "/invitations", status_code=201)
 def create_invitation(
     body: InvitationCreate, ctx: ProjectCtx, session: DbSession
 ) -> dict[str, Any]:
     """Invite by email (409 when already invited, unless ``force``)."""
     ctx.require("manage_access")
-    roles = access.validated_roles(body.role, {p.type: p.role for p in body.permissions})
+    type_roles = access.merge_type_roles(
+        [(p.type, p.role) for p in body.permissions],
+        _environment_type_roles(session, ctx, body.environments),
+    )
+    roles = access.validated_roles(body.role or "viewer", type_roles)
     invitation, _recorded = access.invite(
         session, ctx.grants.account, ctx.project, body.email, roles, body.force
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from homeport.domain import backups
 from homeport.store.models import Backup, Environment
@@ -19,9 +19,13 @@ ENV = "/projects/{project_id}/environments/{environment_id}"
 
 
 class BackupInput(Strict):
-    """``#backup``: a safe (default) or live backup."""
+    """``#backup``: a safe (default) or live backup.
 
-    safe: bool = True
+    The description requires ``safe``; Homeport defaults it (and takes no body at all),
+    because the PHP clients' ``backup()`` posts none (docs/design.md, "Differences").
+    """
+
+    safe: StrictBool = True
 
 
 class RestoreInput(Strict):
@@ -29,8 +33,8 @@ class RestoreInput(Strict):
 
     environment_name: str | None = Field(default=None, max_length=64)
     branch_from: str | None = Field(default=None, max_length=64)
-    restore_code: bool = True
-    restore_resources: bool | None = None
+    restore_code: StrictBool = True
+    restore_resources: StrictBool | None = None
 
 
 def backup_view(ctx: ProjectContext, env: Environment, row: Backup) -> dict[str, Any]:
@@ -49,7 +53,8 @@ def backup_view(ctx: ProjectContext, env: Environment, row: Backup) -> dict[str,
         "status": row.status,
         "expires_at": iso(row.expires_at),
         "index": row.index,
-        "commit_id": row.commit_id,
+        # A string, never null (the description's type): "" when no commit was taken.
+        "commit_id": row.commit_id or "",
         "environment": env.name,
         "safe": row.safe,
         "size_of_volumes": row.size_of_volumes,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from homeport.domain import backups, policy, projects
 from homeport.domain import environments as envs
@@ -32,12 +32,28 @@ class ProjectCreate(Strict):
 
 
 class ProjectPatch(Strict):
-    """``PATCH /projects/{id}``."""
+    """``PATCH /projects/{id}``: every field of the description's ``ProjectPatch``.
 
+    Fields are typed as the description types them, so ``default_domain: 1.8e308`` is a
+    400. ``attributes``, ``region`` and ``default_domain`` are checked, then ignored:
+    Homeport keeps no attributes or domains and cannot move a project.
+    """
+
+    attributes: dict[str, str] | None = Field(default=None, max_length=100)
     title: str | None = Field(default=None, max_length=256)
     description: str | None = Field(default=None, max_length=4096)
     timezone: str | None = Field(default=None, max_length=64)
+    region: str | None = Field(default=None, max_length=64)
     default_branch: str | None = Field(default=None, max_length=64)
+    default_domain: str | None = Field(default=None, max_length=253)
+
+    @field_validator("attributes", "title", "description", "timezone", "region", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        """Absent means unchanged; an explicit null is not a value these fields take."""
+        if value is None:
+            raise ValueError("This field may not be null.")
+        return value
 
 
 @router.post("/projects", status_code=201)

@@ -11,6 +11,7 @@ from homeport.domain import accounts, api_tokens, policy
 from homeport.domain.errors import Forbidden, Invalid, NotFound
 from homeport.domain.ssh_keys import list_keys
 from homeport.store.models import Account
+from homeport.web.console.views import STATIC_URL
 from homeport.web.deps import CurrentActor, DbSession, State
 from homeport.web.me_extras import me_projects
 from homeport.web.project_deps import base_url
@@ -18,6 +19,27 @@ from homeport.web.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic
 from homeport.web.views import ssh_key_view, token_fields, token_view, user_view
 
 router = APIRouter(tags=["Users"])
+
+# ``picture`` and ``website`` are required URIs in the description (never null, never
+# ""): a picture-less account shows the server's own logo, as Platform.sh shows its
+# default, and a website-less one "about:blank" (RFC 6694, "no content").
+DEFAULT_PICTURE = STATIC_URL + "/favicon.svg"
+NO_WEBSITE = "about:blank"
+
+
+def picture_url(request: Request, state: State) -> str:
+    """The absolute URL of the default picture."""
+    return base_url(request, state) + DEFAULT_PICTURE
+
+
+def with_uris(view: UserPublic, request: Request, state: State) -> UserPublic:
+    """``view`` with a URI in ``picture`` and ``website`` where it has none."""
+    return view.model_copy(
+        update={
+            "picture": view.picture or picture_url(request, state),
+            "website": view.website or NO_WEBSITE,
+        }
+    )
 
 
 def resolve_user(session: DbSession, actor: Account, user_id: str) -> Account:
@@ -34,15 +56,17 @@ def resolve_user(session: DbSession, actor: Account, user_id: str) -> Account:
 
 
 @router.get("/users/me", response_model=UserPublic)
-async def get_me(actor: CurrentActor) -> UserPublic:
+async def get_me(request: Request, actor: CurrentActor, state: State) -> UserPublic:
     """The calling account."""
-    return user_view(actor.account)
+    return with_uris(user_view(actor.account), request, state)
 
 
 @router.get("/users/{user_id}", response_model=UserPublic)
-def get_user(user_id: str, actor: CurrentActor, session: DbSession) -> UserPublic:
+def get_user(
+    user_id: str, request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> UserPublic:
     """Another account, if the caller may see it."""
-    return user_view(resolve_user(session, actor.account, user_id))
+    return with_uris(user_view(resolve_user(session, actor.account, user_id)), request, state)
 
 
 @router.get("/me")
@@ -64,7 +88,7 @@ def legacy_me(
         "projects": me_projects(session, account, base_url(request, state)),
         "sequence": 0,
         "roles": ["administrator"] if account.is_admin else [],
-        "picture": "",
+        "picture": picture_url(request, state),
         "tickets": {},
         "trial": False,
         "current_trial": [],
