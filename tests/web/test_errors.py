@@ -85,3 +85,23 @@ def test_body_over_the_cap_is_413(api: Api) -> None:
     )
     body = assert_error(r, 413)
     assert "at most 262144 bytes" in body["message"]
+
+
+def test_refusals_say_which_role_is_needed(api: Api) -> None:
+    from tests.world import build_world
+
+    world = build_world(api)
+    base = f"/projects/{world.pid}/environments/dev"
+    refused = assert_error(
+        api.post(f"{base}/variables", world.token("dev_viewer"), json={"name": "x", "value": "1"}),
+        403,
+    )
+    assert refused["message"] == (
+        "You need admin on development environments to change their variables."
+    )
+    refused = assert_error(api.post(f"{base}/backup", world.token("dev_contributor")), 403)
+    assert refused["message"] == "You need admin on development environments to back them up."
+    refused = assert_error(
+        api.patch(f"/projects/{world.pid}", world.token("dev_viewer"), json={"title": "T"}), 403
+    )
+    assert refused["message"] == "You need admin on this project to do this."

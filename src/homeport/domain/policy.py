@@ -60,6 +60,32 @@ ENV_ACTION_ROLE: Mapping[str, str] = {
     "run_cron": "admin",
 }
 
+# What each action does, for refusals that say which role is needed.
+ENV_ACTION_WORDS: Mapping[str, str] = {
+    "view": "see them",
+    "push": "push to them",
+    "force_push": "force-push to them or delete their branches",
+    "ssh": "open shells on them or read their logs",
+    "branch": "branch from them",
+    "activate": "activate them",
+    "deactivate": "deactivate them",
+    "redeploy": "redeploy them",
+    "delete": "delete them",
+    "edit": "change them",
+    "manage_variables": "change their variables",
+    "backup": "back them up",
+    "restore": "restore them",
+    "cancel_activity": "cancel their activities",
+    "run_cron": "run their crons",
+}
+
+
+def env_refusal(action: str, env_type: str, role: str | None = None) -> str:
+    """``You need admin on production environments to change their variables.``"""
+    need = role or ENV_ACTION_ROLE[action]
+    return f"You need {need} on {env_type} environments to {ENV_ACTION_WORDS[action]}."
+
+
 ProjectAction = Literal[
     "view", "edit", "delete", "manage_access", "manage_variables", "cancel_activity"
 ]

@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 from homeport.domain import activities as acts
 from homeport.domain import environments as envs
 from homeport.domain.errors import Forbidden, NotFound
-from homeport.domain.policy import EnvAction, ProjectAction, ProjectGrants, load_grants
+from homeport.domain.policy import (
+    EnvAction,
+    ProjectAction,
+    ProjectGrants,
+    env_refusal,
+    load_grants,
+)
 from homeport.domain.projects import get_project
 from homeport.store.models import Activity, Environment, Project
 from homeport.web.deps import CurrentActor, DbSession, State
@@ -32,7 +38,9 @@ class ProjectContext:
     def require(self, action: ProjectAction) -> None:
         """403 unless the caller may do ``action`` on the project."""
         if not self.grants.can_project(action):
-            raise Forbidden("You do not have permission to do this on the project.")
+            if action == "delete":
+                raise Forbidden("Only the project's owner or a platform admin may delete it.")
+            raise Forbidden("You need admin on this project to do this.")
 
     def environment(self, session: DbSession, name: str, action: EnvAction = "view") -> Environment:
         """The named environment; 404 if the caller may not even view it, else 403."""
@@ -40,7 +48,7 @@ class ProjectContext:
         if not self.grants.can_env("view", env.type):
             raise NotFound("Environment not found.")
         if not self.grants.can_env(action, env.type):
-            raise Forbidden("You do not have permission to do this on the environment.")
+            raise Forbidden(env_refusal(action, env.type))
         return env
 
     def visible_environments(self, session: Session) -> set[str] | None:

@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
 from homeport.domain.errors import Forbidden, Invalid, NotFound
+from homeport.domain.policy import env_refusal
 from homeport.runtime.logs import LOG_TYPES, log_file, tail
 from homeport.store.models import Deployment, Environment
 from homeport.web.deps import DbSession, State
@@ -100,7 +101,7 @@ def read_log(
     needs = ssh_access(document)
     app_name = app.partition("--")[0] if app else (apps[0] if apps else "")
     if not ctx.grants.can_ssh(env.type, needs.get(app_name)):
-        raise Forbidden("You do not have permission to do this on the environment.")
+        raise Forbidden(env_refusal("ssh", env.type, needs.get(app_name) or "contributor"))
     path = log_file(state.settings.runtime_dir, ctx.project.id, env.machine_name, log_type, app)
     text = tail(path, lines)
     if not follow:
