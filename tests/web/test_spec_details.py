@@ -46,6 +46,17 @@ def test_picture_and_website_are_uris(api: Api) -> None:
     assert api.get("/me", token).json()["picture"] == me["picture"]
 
 
+def test_a_new_machine_users_entity_has_uris_too(api: Api, admin: str, pid: str) -> None:
+    made = api.post(
+        f"/projects/{pid}/machine-users",
+        admin,
+        json={"email": "bot@example.com", "role": "viewer", "permissions": ["production:admin"]},
+    )
+    assert made.status_code == 201, made.text
+    entity = made.json()["_embedded"]["entity"]
+    assert entity["picture"].endswith("/favicon.svg") and entity["website"] == "about:blank"
+
+
 def test_the_uri_check_is_not_vacuous(api: Api) -> None:
     me = api.get("/users/me", api.login_new("ada@example.com")).json()
     for field in ("picture", "website"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from sqlalchemy import select
 from starlette.responses import Response
@@ -15,9 +15,10 @@ from homeport.domain import environments as envs
 from homeport.domain.errors import Invalid, NotFound
 from homeport.domain.policy import ENV_TYPES, may_view_account
 from homeport.store.models import Account, Invitation, ProjectAccess
-from homeport.web.deps import CurrentActor, DbSession
+from homeport.web.deps import CurrentActor, DbSession, State
 from homeport.web.hal import link, project_path
 from homeport.web.project_deps import ProjectContext, ProjectCtx
+from homeport.web.routes.users import with_uris
 from homeport.web.schemas import PageSize, Strict, iso
 from homeport.web.views import user_view
 
@@ -539,7 +540,7 @@ def cancel_invitation(invitation_id: str, ctx: ProjectCtx, session: DbSession) -
 
 @router.post(P + "/machine-users", status_code=201)
 def create_machine_user(
-    body: MachineUserCreate, ctx: ProjectCtx, session: DbSession
+    body: MachineUserCreate, ctx: ProjectCtx, session: DbSession, request: Request, state: State
 ) -> dict[str, Any]:
     """Create a machine account with exactly the given roles, in one call."""
     ctx.require("manage_access")
@@ -550,5 +551,7 @@ def create_machine_user(
     account, recorded = access.create_machine_user(
         session, ctx.grants.account, ctx.project, body.email, body.name, roles
     )
-    entity = user_view(account).model_dump() | {"permissions": roles.permissions()}
+    entity = with_uris(user_view(account), request, state).model_dump() | {
+        "permissions": roles.permissions()
+    }
     return ctx.accepted(session, 201, entity, recorded)
