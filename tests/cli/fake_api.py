@@ -554,6 +554,9 @@ class FakeApiServer:
                 links["#backup"] = {"href": f"{base}/backup"}
                 if env["id"] != self.projects[pid]["default_branch"]:
                     links["#deactivate"] = {"href": f"{base}/deactivate"}
+                    links["#pause"] = {"href": f"{base}/pause"}
+            elif env["status"] == "paused":
+                links["#resume"] = {"href": f"{base}/resume"}
             elif env["status"] == "inactive":
                 links["#activate"] = {"href": f"{base}/activate"}
                 links["#delete"] = {"href": base}
@@ -1009,7 +1012,7 @@ class FakeApiServer:
                     pid, "environment.restore", user_id, eid, payload={"restore": req.json()}
                 )
                 raise self.accepted(None, [act])
-        m = re.fullmatch(r"/(branch|activate|deactivate|redeploy|backup)", tail)
+        m = re.fullmatch(r"/(branch|activate|deactivate|redeploy|backup|pause|resume)", tail)
         if m and method == "POST":
             self.env_operation(req, user_id, pid, env, m.group(1))
         if tail == "/deployments/current" and method == "GET":
@@ -1165,7 +1168,12 @@ class FakeApiServer:
             else:
                 self.plans[act["id"]].setdefault("on_complete", []).append(finish)
             raise self.accepted(None, [act], 201)
-        new_status = {"activate": "active", "deactivate": "inactive"}.get(op)
+        new_status = {
+            "activate": "active",
+            "deactivate": "inactive",
+            "pause": "paused",
+            "resume": "active",
+        }.get(op)
         if new_status:
             env["status"] = new_status
         act = self.run_activity(pid, f"environment.{op}", user_id, eid)

@@ -113,6 +113,11 @@ CASES: dict[str, tuple[Call, dict[str, Any], tuple[str, str] | None]] = {
         expect({D, P, R}, {V, C}),
         ("dev", "#deactivate"),
     ),
+    "pause dev": (
+        lambda w: ("POST", f"/projects/{w.pid}/environments/dev/pause", None),
+        expect({D, P, R}, {V, C}),
+        ("dev", "#pause"),
+    ),
     "activate old": (
         lambda w: ("POST", f"/projects/{w.pid}/environments/old/activate", None),
         expect({D, P, R}, {V, C}),

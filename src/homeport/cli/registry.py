@@ -173,6 +173,11 @@ COMMANDS: tuple[Spec, ...] = (
         ("logs",),
     ),
     Spec(
+        "environment:pause",
+        _C + "environment:EnvironmentPause",
+        "Pause an environment",
+    ),
+    Spec(
         "environment:push",
         _C + "git:EnvironmentPush",
         "Push code to an environment",
@@ -183,6 +188,11 @@ COMMANDS: tuple[Spec, ...] = (
         _C + "environment:EnvironmentRedeploy",
         "Redeploy an environment",
         ("redeploy",),
+    ),
+    Spec(
+        "environment:resume",
+        _C + "environment:EnvironmentResume",
+        "Resume a paused environment",
     ),
     Spec(
         "environment:ssh",

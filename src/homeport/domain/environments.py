@@ -240,8 +240,8 @@ def deactivate(session: Session, grants: ProjectGrants, env: Environment) -> Act
     _require(grants, "deactivate", env)
     if env.is_main:
         raise Conflict("The production environment cannot be deactivated.")
-    if env.status != "active":
-        raise Conflict("Only an active environment can be deactivated.")
+    if env.status not in ("active", "paused"):
+        raise Conflict("Only an active or paused environment can be deactivated.")
     env.status = "dirty"
     actor = grants.account
     return _env_activity(
@@ -260,9 +260,68 @@ def deactivate(session: Session, grants: ProjectGrants, env: Environment) -> Act
 def redeploy(session: Session, grants: ProjectGrants, env: Environment) -> Activity:
     """Redeploy an active environment."""
     _require(grants, "redeploy", env)
+    if env.status == "paused":
+        raise Conflict(f"The environment {env.name} is paused; resume it to redeploy it.")
     if env.status != "active":
         raise Conflict("Only an active environment can be redeployed.")
     return _redeploy_activity(session, grants.account, env)
+
+
+def can_pause(env: Environment) -> bool:
+    """Only an active preview (not the main, production) environment can be paused."""
+    return env.status == "active" and not env.is_main and env.type != "production"
+
+
+def _not_queued(session: Session, env: Environment, type_: str, doing: str) -> None:
+    busy = activities.queued_of_types(session, queue_key(env.project_id, env.name), [type_])
+    if busy is not None:
+        raise Conflict(f"The environment {env.name} is already {doing} ({busy.id}).")
+
+
+def pause(session: Session, grants: ProjectGrants, env: Environment) -> Activity:
+    """Pause an active preview environment: the worker stops its apps (data is kept)."""
+    _require(grants, "pause", env)
+    if env.is_main or env.type == "production":
+        raise Conflict("The production environment cannot be paused.")
+    if env.status == "paused":
+        raise Conflict(f"The environment {env.name} is already paused.")
+    if env.status != "active":
+        raise Conflict("Only an active environment can be paused.")
+    _not_queued(session, env, "environment.pause", "being paused")
+    actor = grants.account
+    return _env_activity(
+        session,
+        actor,
+        env,
+        "environment.pause",
+        Phrase()
+        .add(activities.user_markup(actor))
+        .add(" paused ")
+        .add(env_markup(env.name, env.title)),
+        pending=True,
+    )
+
+
+def resume(session: Session, grants: ProjectGrants, env: Environment) -> Activity:
+    """Resume a paused environment: the worker makes it active and redeploys it."""
+    _require(grants, "resume", env)
+    if env.status != "paused":
+        raise Conflict(
+            f"The environment {env.name} is not paused. Only paused environments can be resumed."
+        )
+    _not_queued(session, env, "environment.resume", "being resumed")
+    actor = grants.account
+    return _env_activity(
+        session,
+        actor,
+        env,
+        "environment.resume",
+        Phrase()
+        .add(activities.user_markup(actor))
+        .add(" resumed ")
+        .add(env_markup(env.name, env.title)),
+        pending=True,
+    )
 
 
 def _redeploy_activity(

@@ -283,4 +283,7 @@ def _record(
         if options.activate:
             ids.append(envs.activate(session, grants, env).id)
         return ids
+    if env.status == "paused":
+        note = "The environment is paused: the code is stored and deploys when it is resumed."
+        return [_record_push(session, grants, env, update, listed, count, False, [note]).id]
     return [_record_push(session, grants, env, update, listed, count, True, []).id]

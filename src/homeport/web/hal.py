@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from homeport.domain.activities import CANCELLABLE_TYPES, is_cancellable
+from homeport.domain.environments import can_pause
 from homeport.domain.policy import ProjectGrants
 from homeport.store.models import Activity, Environment, Project
 from homeport.web.schemas import iso
@@ -209,9 +210,17 @@ def environment_view(
     allow("#edit", "edit", env.status != "deleting", self_path, "PATCH")
     allow("#delete", "delete", env.status == "inactive" and not env.is_main, self_path, "DELETE")
     allow("#activate", "activate", env.status == "inactive", f"{self_path}/activate")
-    allow("#deactivate", "deactivate", active and not env.is_main, f"{self_path}/deactivate")
+    paused = env.status == "paused"
+    allow(
+        "#deactivate",
+        "deactivate",
+        (active or paused) and not env.is_main,
+        f"{self_path}/deactivate",
+    )
     allow("#redeploy", "redeploy", active, f"{self_path}/redeploy")
     allow("#deploy", "redeploy", active, f"{self_path}/deploy")
+    allow("#pause", "pause", can_pause(env), f"{self_path}/pause")
+    allow("#resume", "resume", paused, f"{self_path}/resume")
     if routes and active:
         links["public-url"] = {"href": primary_url(routes)}
         links["pf:routes"] = [{"href": url} for url in routes]

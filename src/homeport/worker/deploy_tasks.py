@@ -1,5 +1,5 @@
 """The runtime's side of activities: build and deploy on push, activation and branch,
-restart on redeploy, stop on deactivation."""
+restart on redeploy, stop on deactivation and pause."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ RUNTIME_TYPES = frozenset(
         "environment.activate",
         "environment.branch",
         "environment.deactivate",
+        "environment.pause",
+        "environment.resume",
         "environment.restore",
         "environment.cron",
     }
@@ -121,3 +123,10 @@ def stop(ctx: ActivityContext, runtime: LocalRuntime) -> None:
     removed = runtime.remove_unused_builds()
     if removed:
         ctx.log(f"Removed {removed} build{'s' if removed != 1 else ''} no environment uses")
+
+
+def pause(ctx: ActivityContext, runtime: LocalRuntime) -> None:
+    """Stop the environment's app processes and take it off the router; its deployment
+    (and so its crons) is forgotten, its data kept for the resume."""
+    runtime.stop(ctx.activity.project_id, ctx.activity.environments[0])
+    ctx.log("Stopped the application processes (the data is kept)")

@@ -123,6 +123,29 @@ def deactivate(ctx: ActivityContext) -> None:
     ctx.log(f"Environment {env.name} is inactive")
 
 
+def pause(ctx: ActivityContext) -> None:
+    """Mark the environment paused (its apps are stopped first when there is a runtime)."""
+    with ctx.session() as session:
+        env = _environment(ctx, session)
+        env.status = "paused"
+        name = env.name
+    ctx.log(f"Environment {name} is paused")
+
+
+def resume(ctx: ActivityContext) -> None:
+    """Mark a paused environment active again; the redeploy follows."""
+    with ctx.session() as session:
+        env = _environment(ctx, session)
+        env.status = "active"
+        name = env.name
+    ctx.log(f"Environment {name} is resumed")
+
+
+def _resume_without_runtime(ctx: ActivityContext) -> None:
+    resume(ctx)
+    _nothing_to_deploy(ctx)
+
+
 def test_only_slow(ctx: ActivityContext) -> None:
     """TEST ONLY (``HOMEPORT_TEST_HANDLERS=1``): logs a line per step, then sleeps."""
     steps = int(ctx.activity.parameters.get("steps", 10))
@@ -153,6 +176,14 @@ def _stopping(runtime: LocalRuntime) -> Handler:
     return handler
 
 
+def _pausing(runtime: LocalRuntime) -> Handler:
+    def handler(ctx: ActivityContext) -> None:
+        deploy_tasks.pause(ctx, runtime)
+        pause(ctx)
+
+    return handler
+
+
 def default_handlers(
     settings: Settings, runtime: LocalRuntime | None = None
 ) -> Mapping[str, Handler]:
@@ -167,6 +198,8 @@ def default_handlers(
         "environment.push": _nothing_to_deploy,
         "environment.deactivate": deactivate,
         "environment.redeploy": _nothing_to_deploy,
+        "environment.pause": pause,
+        "environment.resume": _resume_without_runtime,
         "environment.restore": restore,
     }
     if runtime is not None:
@@ -177,6 +210,8 @@ def default_handlers(
                 "environment.push": _with_runtime(runtime, None, "push"),
                 "environment.deactivate": _stopping(runtime),
                 "environment.redeploy": _with_runtime(runtime, None, "redeploy"),
+                "environment.pause": _pausing(runtime),
+                "environment.resume": _with_runtime(runtime, resume, "redeploy"),
                 "environment.restore": _with_runtime(runtime, restore, "push"),
                 "environment.cron": lambda ctx: cron_tasks.run_cron(ctx, runtime),
             }

@@ -121,3 +121,41 @@ def test_redeploy_not_available(cli: Cli) -> None:
     assert "Operation not available: The environment Main (main) can't be redeployed." in result.err
     allowed = cli("redeploy", *P, "-e", "feature-x", "-y", env={"PLATFORMSH_CLI_TOKEN": BOB_TOKEN})
     assert allowed.code == 0
+
+
+def test_pause_and_resume(cli: Cli, fake: FakeApiServer) -> None:
+    paused = cli("environment:pause", *P, "-e", "feature-x", "-y")
+    assert paused.code == 0, paused
+    assert "No data will be lost." in paused.err
+    assert "Are you sure you want to pause the environment feature-x? [Y/n] y" in paused.err
+    assert "Running environment.pause\nDone\n" in paused.err
+    assert fake.envs["proj1"]["feature-x"]["status"] == "paused"
+    again = cli("environment:pause", *P, "-e", "feature-x", "-y")
+    assert again.code == 0
+    assert "The environment Feature X (feature-x) is already paused." in again.err
+    assert len(fake.calls("POST", "/projects/proj1/environments/feature-x/pause")) == 1
+    resumed = cli("environment:resume", *P, "-e", "feature-x", "--no-interaction", "-W")
+    assert resumed.code == 0, resumed
+    assert (
+        "Are you sure you want to resume the paused environment feature-x? [Y/n] y" in resumed.err
+    )
+    assert "Waiting" not in resumed.err
+    assert fake.envs["proj1"]["feature-x"]["status"] == "active"
+
+
+def test_pause_and_resume_refusals(cli: Cli) -> None:
+    main = cli("environment:pause", *P, "-e", "main", "-y")
+    assert main.code == 1
+    assert "Operation not available: The environment Main (main) can't be paused." in main.err
+    old = cli("environment:pause", *P, "-e", "old", "-y")
+    assert old.code == 1 and "The environment is not active." in old.err
+    not_paused = cli("environment:resume", *P, "-e", "main", "-y")
+    assert not_paused.code == 1
+    assert (
+        "The environment Main (main) is not paused. Only paused environments can be resumed."
+        in not_paused.err
+    )
+    viewer = cli(
+        "environment:pause", *P, "-e", "staging", "-y", env={"PLATFORMSH_CLI_TOKEN": BOB_TOKEN}
+    )
+    assert viewer.code == 1 and "can't be paused." in viewer.err

@@ -1,4 +1,5 @@
-"""`environment:*`: list, inspect, branch, (de)activate, delete and redeploy (§4.6).
+"""`environment:*`: list, inspect, branch, (de)activate, delete, redeploy, pause and
+resume (§4.6).
 
 Operations are POSTed to the environment's `#operation` links; the server emits a
 link only when the caller may use it, so a missing link means "Operation not
@@ -523,3 +524,71 @@ class EnvironmentRedeploy(Command):
         if activities and self.should_wait():
             return 0 if self.wait_for(activities) else 1
         return 0
+
+
+PAUSE_HELP = (
+    "Pausing an environment helps to reduce resource consumption and carbon emissions.\n\n"
+    "The environment will be unavailable until it is resumed. No data will be lost."
+)
+
+
+class _PauseResume(Command):
+    """Shared flow of pause/resume: one environment, check, confirm, POST, wait."""
+
+    def configure(self, d: Definition) -> None:
+        self.add_project_option(d)
+        self.add_environment_option(d)
+        self.add_wait_options(d)
+
+    def run(self, env: dict[str, Any], operation: str, question: str) -> int:
+        """Confirm, POST the operation's link and wait for its activities."""
+        href = operation_link(env, operation)
+        assert href
+        if not self.console.confirm(question, default=True):
+            return 1
+        result = self.api.send("POST", href)
+        activities = embedded_activities(result)
+        if activities and self.should_wait():
+            return 0 if self.wait_for(activities) else 1
+        return 0
+
+
+class EnvironmentPause(_PauseResume):
+    """`environment:pause`: stop a preview environment's apps, keeping its data."""
+
+    help_text = PAUSE_HELP
+
+    def execute(self) -> int:
+        env = self.select_environment(required=True)
+        assert env is not None
+        label = environment_label(env)
+        if env.get("status") == "paused":
+            self.console.err(f"The environment {label} is already paused.")
+            return 0
+        if not operation_link(env, "pause"):
+            message = f"Operation not available: The environment {label} can't be paused."
+            if env.get("status") != "active":
+                message += "\nThe environment is not active."
+            raise CommandFailed(message)
+        question = f"{PAUSE_HELP}\n\nAre you sure you want to pause the environment {env['id']}?"
+        return self.run(env, "pause", question)
+
+
+class EnvironmentResume(_PauseResume):
+    """`environment:resume`: bring a paused environment back (it redeploys)."""
+
+    def execute(self) -> int:
+        env = self.select_environment(required=True)
+        assert env is not None
+        label = environment_label(env)
+        if not operation_link(env, "resume"):
+            if env.get("status") != "paused":
+                raise CommandFailed(
+                    f"The environment {label} is not paused. "
+                    "Only paused environments can be resumed."
+                )
+            raise CommandFailed(
+                f"Operation not available: The environment {label} can't be resumed."
+            )
+        question = f"Are you sure you want to resume the paused environment {env['id']}?"
+        return self.run(env, "resume", question)

@@ -161,6 +161,22 @@ def redeploy_environment(
     return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])
 
 
+@router.post(ENV + "/pause")
+def pause_environment(environment_id: str, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
+    """``#pause``: stop a preview environment's apps and crons, keeping its data."""
+    env = ctx.environment(session, environment_id, "pause")
+    activity = envs.pause(session, ctx.grants, env)
+    return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])
+
+
+@router.post(ENV + "/resume")
+def resume_environment(environment_id: str, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
+    """``#resume``: make a paused environment active again and redeploy it."""
+    env = ctx.environment(session, environment_id, "resume")
+    activity = envs.resume(session, ctx.grants, env)
+    return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])
+
+
 class DeployInput(Strict):
     """``#deploy``: Homeport deploys at once (no staged changes), so this redeploys."""
 
