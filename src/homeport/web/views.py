@@ -2,8 +2,34 @@
 
 from __future__ import annotations
 
+from fastapi import Request
+
 from homeport.store.models import Account, ApiToken, SshKey
+from homeport.web.console.views import STATIC_URL
+from homeport.web.deps import State
+from homeport.web.project_deps import base_url
 from homeport.web.schemas import ApiTokenPublic, SshKeyPublic, UserPublic, iso
+
+# ``picture`` and ``website`` are required URIs in the description (never null, never
+# ""): a picture-less account shows the server's own logo, as Platform.sh shows its
+# default, and a website-less one "about:blank" (RFC 6694, "no content").
+DEFAULT_PICTURE = STATIC_URL + "/favicon.svg"
+NO_WEBSITE = "about:blank"
+
+
+def picture_url(request: Request, state: State) -> str:
+    """The absolute URL of the default picture."""
+    return base_url(request, state) + DEFAULT_PICTURE
+
+
+def with_uris(view: UserPublic, request: Request, state: State) -> UserPublic:
+    """``view`` with a URI in ``picture`` and ``website`` where it has none."""
+    return view.model_copy(
+        update={
+            "picture": view.picture or picture_url(request, state),
+            "website": view.website or NO_WEBSITE,
+        }
+    )
 
 
 def user_view(account: Account) -> UserPublic:

@@ -18,9 +18,8 @@ from homeport.store.models import Account, Invitation, ProjectAccess
 from homeport.web.deps import CurrentActor, DbSession, State
 from homeport.web.hal import link, project_path
 from homeport.web.project_deps import ProjectContext, ProjectCtx
-from homeport.web.routes.users import with_uris
 from homeport.web.schemas import PageSize, Strict, iso
-from homeport.web.views import user_view
+from homeport.web.views import user_view, with_uris
 
 router = APIRouter(tags=["Access"])
 P = "/projects/{project_id}"

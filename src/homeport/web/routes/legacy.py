@@ -23,9 +23,8 @@ from homeport.store.models import Account, Project, ProjectAccess
 from homeport.web.deps import CurrentActor, DbSession, State
 from homeport.web.hal import env_path, link, project_path
 from homeport.web.project_deps import ProjectContext, ProjectCtx, base_url
-from homeport.web.routes.users import picture_url, with_uris
 from homeport.web.schemas import iso
-from homeport.web.views import ssh_key_view, user_view
+from homeport.web.views import picture_url, ssh_key_view, user_view, with_uris
 
 router = APIRouter(tags=["Compatibility"])
 P = "/projects/{project_id}"

@@ -11,35 +11,20 @@ from homeport.domain import accounts, api_tokens, policy
 from homeport.domain.errors import Forbidden, Invalid, NotFound
 from homeport.domain.ssh_keys import list_keys
 from homeport.store.models import Account
-from homeport.web.console.views import STATIC_URL
 from homeport.web.deps import CurrentActor, DbSession, State
 from homeport.web.me_extras import me_projects
 from homeport.web.project_deps import base_url
 from homeport.web.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic, UserPublic
-from homeport.web.views import ssh_key_view, token_fields, token_view, user_view
+from homeport.web.views import (
+    picture_url,
+    ssh_key_view,
+    token_fields,
+    token_view,
+    user_view,
+    with_uris,
+)
 
 router = APIRouter(tags=["Users"])
-
-# ``picture`` and ``website`` are required URIs in the description (never null, never
-# ""): a picture-less account shows the server's own logo, as Platform.sh shows its
-# default, and a website-less one "about:blank" (RFC 6694, "no content").
-DEFAULT_PICTURE = STATIC_URL + "/favicon.svg"
-NO_WEBSITE = "about:blank"
-
-
-def picture_url(request: Request, state: State) -> str:
-    """The absolute URL of the default picture."""
-    return base_url(request, state) + DEFAULT_PICTURE
-
-
-def with_uris(view: UserPublic, request: Request, state: State) -> UserPublic:
-    """``view`` with a URI in ``picture`` and ``website`` where it has none."""
-    return view.model_copy(
-        update={
-            "picture": view.picture or picture_url(request, state),
-            "website": view.website or NO_WEBSITE,
-        }
-    )
 
 
 def resolve_user(session: DbSession, actor: Account, user_id: str) -> Account:
