@@ -375,7 +375,11 @@ def test_the_sandbox_dies_with_the_connection(story: Story) -> None:
     try:
         ready, _, _ = select.select([client.stdout], [], [], 30)
         assert ready and client.stdout.readline() == b"started\n"
-        assert _running(marker)
+        # "started" is printed just before the shell execs sleep: give it a moment.
+        deadline = time.monotonic() + 15
+        while not _running(marker):
+            assert time.monotonic() < deadline, "the program never started"
+            time.sleep(0.05)
     finally:
         client.kill()
         client.wait()

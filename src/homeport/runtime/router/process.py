@@ -52,6 +52,21 @@ def find_nginx() -> str | None:
     return debian if os.access(debian, os.X_OK) else None
 
 
+def _live_group_members(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` is still running (Linux /proc).
+
+    Zombies do not count: they hold no sockets and their parent reaps them.
+    """
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
 def _serving_workers(master: int) -> set[int]:
     """Pids of the master's workers that still accept connections (Linux /proc).
 
@@ -305,6 +320,11 @@ class Router:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            # SIGKILL is delivered at once but a worker takes a moment to exit
+            # and release the port; wait, bounded, so a restart finds it free.
+            deadline = time.monotonic() + STOP_GRACE
+            while _live_group_members(proc.pid) and time.monotonic() < deadline:
+                time.sleep(_POLL)
         self._proc = None
 
     def _stderr_text(self) -> str:
