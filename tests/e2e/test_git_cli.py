@@ -106,3 +106,90 @@ def test_a_reader_cannot_push_and_says_why(target: Target, tmp_path: Path) -> No
     refused = _run(target, reader, home, "platform", "push", "--target", "main", "-y", cwd=clone)
     assert refused.returncode == 1
     assert "you need contributor on production environments to push to main" in refused.stderr
+
+
+def _git_ok(target: Target, who: Person, home: Path, clone: Path, *args: str) -> str:
+    done = _run(target, who, home, "git", *args, cwd=clone)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _active(target: Target, who: Person, pid: str, name: str) -> None:
+    for _ in range(300):
+        status, env = target.call("GET", f"/projects/{pid}/environments/{name}", who.token)
+        if status == 200 and env["status"] == "active":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} never became active")
+
+
+def test_merge_and_sync_with_the_real_cli(target: Target, tmp_path: Path) -> None:
+    owner = target.person("merger@example.com")
+    dev_admin = target.person("dev-admin@example.com", machine=True)
+    pid = target.project(owner, "Merges")
+    target.grant(pid, dev_admin, ["viewer", "development:admin"])
+    home = tmp_path / "home"
+    home.mkdir()
+    assert _run(target, owner, home, "platform", "get", pid, "site").returncode == 0
+    clone = home / "site"
+    (clone / "index.html").write_text("v1\n")
+    _git_ok(target, owner, home, clone, "add", ".")
+    _git_ok(target, owner, home, clone, "commit", "-qm", "first")
+    main = _run(target, owner, home, "platform", "push", "--target", "main", "-y", cwd=clone)
+    assert main.returncode == 0, main.stderr
+    _git_ok(target, owner, home, clone, "checkout", "-qb", "feature")
+    (clone / "feature.txt").write_text("feature\n")
+    _git_ok(target, owner, home, clone, "add", ".")
+    _git_ok(target, owner, home, clone, "commit", "-qm", "feature work")
+    pushed = _run(target, owner, home, "platform", "push", "--activate", "-y", cwd=clone)
+    assert pushed.returncode == 0, pushed.stderr
+    _active(target, owner, pid, "feature")
+    # main moves on meanwhile, so the merge needs a merge commit.
+    _git_ok(target, owner, home, clone, "checkout", "-q", "main")
+    (clone / "hotfix.txt").write_text("hotfix\n")
+    _git_ok(target, owner, home, clone, "add", ".")
+    _git_ok(target, owner, home, clone, "commit", "-qm", "hotfix")
+    hot = _run(target, owner, home, "platform", "push", "--target", "main", "-y", cwd=clone)
+    assert hot.returncode == 0, hot.stderr
+
+    # A development admin may not merge into production: the CLI says so and exits 1.
+    refused = _run(target, dev_admin, home, "platform", "merge", "-p", pid, "-e", "feature", "-y")
+    assert refused.returncode == 1
+    assert "Operation not available: The environment feature can't be merged." in refused.stderr
+
+    merged = _run(target, owner, home, "platform", "merge", "feature", "-y", cwd=clone)
+    assert merged.returncode == 0, merged.stderr
+    assert "Are you sure you want to merge feature into its parent, main?" in merged.stderr
+    assert "Merging feature into main" in merged.stderr
+    assert "Merge complete" in merged.stderr
+    _git_ok(target, owner, home, clone, "fetch", "-q", "platform")
+    assert _git_ok(target, owner, home, clone, "show", "platform/main:feature.txt") == "feature\n"
+    subject = _git_ok(target, owner, home, clone, "log", "-1", "--format=%s|%ae", "platform/main")
+    assert subject.strip() == "Merge branch 'feature' into main|merger@example.com"
+
+    # Sync brings main's hotfix and merge into feature (a fast-forward now).
+    synced = _run(target, owner, home, "platform", "sync", "code", "-e", "feature", "-y", cwd=clone)
+    assert synced.returncode == 0, synced.stderr
+    assert "Synchronizing environment feature" in synced.stderr
+    assert "Synchronization complete" in synced.stderr
+    _git_ok(target, owner, home, clone, "fetch", "-q", "platform")
+    heads = _git_ok(target, owner, home, clone, "rev-parse", "platform/main", "platform/feature")
+    assert len(set(heads.split())) == 1
+    bad = _run(target, owner, home, "platform", "sync", "nothing", "-e", "feature", "-y", cwd=clone)
+    assert bad.returncode == 1 and "Specify 'code', 'data', or 'both'" in bad.stderr
+    # The activity log names the actor.
+    listed = _run(
+        target,
+        owner,
+        home,
+        "platform",
+        "activity:list",
+        "-e",
+        "main",
+        "--format=csv",
+        "--columns=type,description",
+        "--no-header",
+        cwd=clone,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "environment.merge,merger merged feature into main\n" in listed.stdout

@@ -118,6 +118,20 @@ CASES: dict[str, tuple[Call, dict[str, Any], tuple[str, str] | None]] = {
         expect({D, P, R}, {V, C}),
         ("dev", "#pause"),
     ),
+    "merge dev": (
+        lambda w: ("POST", f"/projects/{w.pid}/environments/dev/merge", None),
+        expect({P, R}, {V, C, D}),
+        ("dev", "#merge"),
+    ),
+    "synchronize dev": (
+        lambda w: (
+            "POST",
+            f"/projects/{w.pid}/environments/dev/synchronize",
+            {"synchronize_code": True},
+        ),
+        expect({P, R}, {V, C, D}),
+        ("dev", "#synchronize"),
+    ),
     "activate old": (
         lambda w: ("POST", f"/projects/{w.pid}/environments/old/activate", None),
         expect({D, P, R}, {V, C}),

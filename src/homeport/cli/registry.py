@@ -173,6 +173,12 @@ COMMANDS: tuple[Spec, ...] = (
         ("logs",),
     ),
     Spec(
+        "environment:merge",
+        _C + "environment_sync:EnvironmentMerge",
+        "Merge an environment",
+        ("merge",),
+    ),
+    Spec(
         "environment:pause",
         _C + "environment:EnvironmentPause",
         "Pause an environment",
@@ -193,6 +199,12 @@ COMMANDS: tuple[Spec, ...] = (
         "environment:resume",
         _C + "environment:EnvironmentResume",
         "Resume a paused environment",
+    ),
+    Spec(
+        "environment:synchronize",
+        _C + "environment_sync:EnvironmentSynchronize",
+        "Synchronize an environment's code and/or data from its parent",
+        ("sync",),
     ),
     Spec(
         "environment:ssh",

@@ -34,6 +34,8 @@ EnvAction = Literal[
     "redeploy",
     "pause",
     "resume",
+    "merge",
+    "synchronize",
     "delete",
     "edit",
     "manage_variables",
@@ -54,6 +56,10 @@ ENV_ACTION_ROLE: Mapping[str, str] = {
     "redeploy": "admin",
     "pause": "admin",
     "resume": "admin",
+    # Merging or syncing changes one environment with another's code or data: admin
+    # on both environment types (checked on each side).
+    "merge": "admin",
+    "synchronize": "admin",
     "delete": "admin",
     "edit": "admin",
     "manage_variables": "admin",
@@ -76,6 +82,8 @@ ENV_ACTION_WORDS: Mapping[str, str] = {
     "redeploy": "redeploy them",
     "pause": "pause them",
     "resume": "resume them",
+    "merge": "merge them or merge into them",
+    "synchronize": "synchronize them or from them",
     "delete": "delete them",
     "edit": "change them",
     "manage_variables": "change their variables",

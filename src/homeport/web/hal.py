@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from homeport.domain import env_sync
 from homeport.domain.activities import CANCELLABLE_TYPES, is_cancellable
 from homeport.domain.environments import can_pause
 from homeport.domain.policy import ProjectGrants
@@ -188,6 +189,7 @@ def environment_view(
     *,
     apps: Mapping[str, str | None] | None = None,
     ssh: str | None = None,
+    parent: Environment | None = None,
 ) -> dict[str, Any]:
     """An environment with the ``#`` operations its state and the caller allow;
     ``routes`` (of its current deployment) fill `public-url` and `pf:routes`, its
@@ -221,6 +223,11 @@ def environment_view(
     allow("#deploy", "redeploy", active, f"{self_path}/deploy")
     allow("#pause", "pause", can_pause(env), f"{self_path}/pause")
     allow("#resume", "resume", paused, f"{self_path}/resume")
+    # Merge and sync need the parent in hand (its state and type); lists pass it.
+    if parent is not None and env_sync.state_problem(env, parent, "") is None:
+        for rel, action in (("#merge", "merge"), ("#synchronize", "synchronize")):
+            if env_sync.allowed(grants, action, env, parent):
+                links[rel] = link(f"{self_path}/{action}", "POST")
     if routes and active:
         links["public-url"] = {"href": primary_url(routes)}
         links["pf:routes"] = [{"href": url} for url in routes]

@@ -26,6 +26,8 @@ RUNTIME_TYPES = frozenset(
         "environment.resume",
         "environment.restore",
         "environment.cron",
+        "environment.merge",
+        "environment.synchronize",
     }
 )
 
@@ -128,5 +130,11 @@ def stop(ctx: ActivityContext, runtime: LocalRuntime) -> None:
 def pause(ctx: ActivityContext, runtime: LocalRuntime) -> None:
     """Stop the environment's app processes and take it off the router; its deployment
     (and so its crons) is forgotten, its data kept for the resume."""
+    stop_processes(ctx, runtime, " (the data is kept)")
+
+
+def stop_processes(ctx: ActivityContext, runtime: LocalRuntime, note: str = "") -> None:
+    """Stop the environment's app processes, keeping its builds for the redeploy that
+    follows (a data sync, a pause)."""
     runtime.stop(ctx.activity.project_id, ctx.activity.environments[0])
-    ctx.log("Stopped the application processes (the data is kept)")
+    ctx.log(f"Stopped the application processes{note}")

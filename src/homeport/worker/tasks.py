@@ -24,7 +24,7 @@ from homeport.store.blobstore import BlobStoreError, open_blob_store
 from homeport.store.db import Database
 from homeport.store.models import Backup, Environment
 from homeport.store.types import utcnow
-from homeport.worker import cron_tasks, deploy_tasks
+from homeport.worker import cron_tasks, deploy_tasks, sync_tasks
 from homeport.worker.backup_tasks import (
     make_backup_handler,
     make_restore_handler,
@@ -168,6 +168,11 @@ def _with_runtime(runtime: LocalRuntime, first: Handler | None, kind: str) -> Ha
     return handler
 
 
+def _deploying(runtime: LocalRuntime) -> Handler:
+    """The runtime's deploy of the activity's (first) environment, as after a push."""
+    return lambda ctx: deploy_tasks.deploy(ctx, runtime, "push")
+
+
 def _stopping(runtime: LocalRuntime) -> Handler:
     def handler(ctx: ActivityContext) -> None:
         deploy_tasks.stop(ctx, runtime)
@@ -201,6 +206,8 @@ def default_handlers(
         "environment.pause": pause,
         "environment.resume": _resume_without_runtime,
         "environment.restore": restore,
+        "environment.merge": lambda ctx: sync_tasks.merge(ctx, _nothing_to_deploy),
+        "environment.synchronize": lambda ctx: sync_tasks.synchronize(ctx, _nothing_to_deploy),
     }
     if runtime is not None:
         handlers.update(
@@ -214,6 +221,10 @@ def default_handlers(
                 "environment.resume": _with_runtime(runtime, resume, "redeploy"),
                 "environment.restore": _with_runtime(runtime, restore, "push"),
                 "environment.cron": lambda ctx: cron_tasks.run_cron(ctx, runtime),
+                "environment.merge": lambda ctx: sync_tasks.merge(ctx, _deploying(runtime)),
+                "environment.synchronize": lambda ctx: sync_tasks.synchronize(
+                    ctx, _deploying(runtime), lambda c: deploy_tasks.stop_processes(c, runtime)
+                ),
             }
         )
     if settings.test_handlers:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import Field
+from pydantic import Field, StrictBool
 from sqlalchemy import select
 
-from homeport.domain import backups
+from homeport.domain import backups, env_sync
 from homeport.domain import environments as envs
 from homeport.git import sync
 from homeport.store.models import Deployment, Environment
@@ -49,9 +49,13 @@ def deployed_documents(session: DbSession, project_id: str) -> dict[int, dict[st
 
 
 def deployed_view(
-    ctx: ProjectContext, env: Environment, document: dict[str, Any] | None
+    ctx: ProjectContext,
+    env: Environment,
+    document: dict[str, Any] | None,
+    parent: Environment | None = None,
 ) -> dict[str, Any]:
-    """An environment with what its current deployment adds: routes and SSH links."""
+    """An environment with what its current deployment adds (routes and SSH links),
+    and ``#merge``/``#synchronize`` when its ``parent`` allows them."""
     document = document or {}
     return environment_view(
         env,
@@ -59,6 +63,7 @@ def deployed_view(
         dict(document.get("routes") or {}),
         apps=ssh_access(document),
         ssh=ssh_endpoint(ctx.base_url, ctx.ssh_port),
+        parent=parent,
     )
 
 
@@ -66,9 +71,11 @@ def deployed_view(
 def list_environments(ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any]]:
     """The environments the caller may view (a plain array)."""
     documents = deployed_documents(session, ctx.project.id)
+    rows = envs.list_environments(session, ctx.project)
+    by_name = {e.name: e for e in rows}
     return [
-        deployed_view(ctx, e, documents.get(e.pk))
-        for e in envs.list_environments(session, ctx.project)
+        deployed_view(ctx, e, documents.get(e.pk), by_name.get(e.parent or ""))
+        for e in rows
         if ctx.grants.can_env("view", e.type)
     ]
 
@@ -77,7 +84,8 @@ def list_environments(ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any
 def get_environment(environment_id: str, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
     """One environment."""
     env = ctx.environment(session, environment_id)
-    return deployed_view(ctx, env, deployed_documents(session, ctx.project.id).get(env.pk))
+    document = deployed_documents(session, ctx.project.id).get(env.pk)
+    return deployed_view(ctx, env, document, env_sync.parent_of(session, env))
 
 
 @router.patch(ENV)
@@ -190,4 +198,58 @@ def deploy_environment(
     """``#deploy``: with automatic deployments there is nothing staged; it redeploys."""
     env = ctx.environment(session, environment_id, "redeploy")
     activity = envs.redeploy(session, ctx.grants, env)
+    return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])
+
+
+class ResourcesInit(Strict):
+    """How resources are set on the parent; Homeport has no per-environment resources."""
+
+    init: str | None = Field(default=None, pattern="^(child|default|manual|minimum)$")
+
+
+class MergeInput(Strict):
+    """``#merge``: the body is optional (clients send none); ``resources`` is accepted."""
+
+    resources: ResourcesInit | None = None
+
+
+@router.post(ENV + "/merge")
+def merge_environment(
+    environment_id: str,
+    ctx: ProjectCtx,
+    session: DbSession,
+    body: MergeInput | None = None,
+) -> dict[str, Any]:
+    """``#merge``: merge the environment's code into its parent and deploy the parent
+    (admin on both environment types)."""
+    env = ctx.environment(session, environment_id, "merge")
+    activity = env_sync.merge(session, ctx.grants, env)
+    return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])
+
+
+class SynchronizeInput(Strict):
+    """``#synchronize``: what to bring from the parent. The spec lists all four as
+    required; real clients send only the two they set, so each defaults to false."""
+
+    synchronize_code: StrictBool = False
+    synchronize_data: StrictBool = False
+    rebase: StrictBool = False
+    synchronize_resources: StrictBool = False
+
+
+@router.post(ENV + "/synchronize")
+def synchronize_environment(
+    environment_id: str, body: SynchronizeInput, ctx: ProjectCtx, session: DbSession
+) -> dict[str, Any]:
+    """``#synchronize``: the parent's code and/or data into the environment, then a
+    redeploy (admin on both environment types)."""
+    env = ctx.environment(session, environment_id, "synchronize")
+    activity = env_sync.synchronize(
+        session,
+        ctx.grants,
+        env,
+        code=body.synchronize_code,
+        data=body.synchronize_data,
+        rebase=body.rebase,
+    )
     return ctx.accepted(session, 200, environment_view(env, ctx.grants), [activity])
