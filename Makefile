@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # Test files run in parallel, each file's tests in order on one worker.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck pytest bench fuzz setup clean
+.PHONY: run test lint typecheck pytest pytest-postgres bench fuzz setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,15 @@ pytest: setup
 	bash scripts/ensure-test-system-packages
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-test: lint typecheck pytest
+# The same store-touching tests again on PostgreSQL (a cluster the run starts itself);
+# the end-to-end and browser tests ran on SQLite above, the several-nodes test on both.
+PG_SUITES := tests/web tests/domain tests/store tests/worker tests/git tests/scheduler tests/security tests/ssh tests/runtime
+pytest-postgres: setup
+	bash scripts/ensure-test-system-packages
+	HOMEPORT_TEST_DATABASE=postgres $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
+		-m "not e2e and not browser" -p no:cacheprovider $(PG_SUITES)
+
+test: lint typecheck pytest pytest-postgres
 
 bench: setup
 	$(BIN)/python bench/api_auth.py

@@ -48,6 +48,12 @@ DELIBERATE_EXTRAS: dict[str, dict[str, Any]] = {
     "ProjectVariable": {"id": _ID, "_links": _LINKS},
     "EnvironmentVariable": {"id": _ID, "_links": _LINKS},
     "Backup": {"_links": _LINKS},
+    "Deployment": {"id": _ID, "_links": _LINKS},
+    # A route's `routes.yaml` key, which the CLIs select routes by. The same extra on
+    # each member of `Route`'s oneOf, so the other fields still pick exactly one.
+    "ProxyRoute": {"original_url": {"type": "string", "minLength": 1}},
+    "RedirectRoute": {"original_url": {"type": "string", "minLength": 1}},
+    "UpstreamRoute": {"original_url": {"type": "string", "minLength": 1}},
     "AcceptedResponse": {"_embedded": _EMBEDDED},
 }
 

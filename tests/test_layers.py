@@ -10,6 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "homeport"
 RANK = {
     "store": 0,
     "settings": 0,
+    "logformat": 0,
     "domain": 1,
     "runtime": 2,
     "git": 2,
@@ -19,6 +20,7 @@ RANK = {
     "web": 4,
     "ssh": 4,
     "server": 5,
+    "doctor": 5,
     "main": 5,
 }
 

@@ -16,7 +16,7 @@ from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.settings import Settings, SettingsError
 from homeport.store.datadir import DataDirError, private_umask
 from homeport.store.db import Database
-from homeport.store.migrate import upgrade
+from homeport.store.migrate import SchemaTooNew, upgrade
 from homeport.store.models import Account
 
 log = logging.getLogger("homeport")
@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("scheduler", help="run only the cron scheduler")
     sub.add_parser("ssh:host-key", help="print the SSH host key's fingerprint, then the public key")
     sub.add_parser("runtimes", help="list the app types this server can build")
+    doctor = sub.add_parser("doctor", help="check this deployment; exits 1 if a check fails")
+    doctor.add_argument("--json", action="store_true", help="print the results as JSON")
+    doctor.add_argument(
+        "--timeout", type=float, default=15.0, metavar="SECONDS", help="time limit per check"
+    )
 
     create = sub.add_parser("user:create", help="create an account; prints its id")
     create.add_argument("email")
@@ -94,6 +99,10 @@ def run_command(args: argparse.Namespace, settings: Settings, stdin: TextIO, std
         elif find_bwrap() is None:
             print("Sandbox: bubblewrap is missing (apt-get install bubblewrap)", file=sys.stderr)
         return 0
+    if args.command == "doctor":
+        from homeport.doctor import run_doctor
+
+        return run_doctor(settings, stdout, as_json=args.json, timeout=args.timeout)
     if args.command == "ssh:host-key":
         from homeport.ssh.host_key import fingerprint, load_or_create
 
@@ -160,16 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Operator commands print one clear line; only the server logs its progress.
     quiet = args.command not in ("serve", "worker", "scheduler")
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Text lines, or one JSON object per line with HOMEPORT_LOG_FORMAT=json.
+    from homeport.logformat import setup_logging
+
+    setup_logging(logging.WARNING if quiet else logging.INFO)
     # Whatever this process writes under the data dir is the server user's alone.
     private_umask()
     try:
         settings = Settings.from_env()
         return run_command(args, settings, sys.stdin, sys.stdout)
-    except (DomainError, SettingsError, DataDirError) as exc:
+    except (DomainError, SettingsError, DataDirError, SchemaTooNew) as exc:
         print(f"homeport: {exc}", file=sys.stderr)
         return 1
 

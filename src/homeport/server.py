@@ -8,11 +8,12 @@ import sys
 
 import uvicorn
 from sqlalchemy import select
+from uvicorn.config import LOGGING_CONFIG
 
 from homeport.domain.bootstrap import ensure_admin
 from homeport.git import repos
 from homeport.git.hook_server import HookServer
-from homeport.runtime.local import LocalRuntime
+from homeport.runtime.driver import RuntimeDriver, make_driver
 from homeport.scheduler.loop import Scheduler
 from homeport.settings import Settings
 from homeport.ssh.git_server import SshGitServer
@@ -46,7 +47,14 @@ def prepare(settings: Settings) -> AppState:
                 repos.create_repo(settings.git_dir, project.id, project.default_branch)
             else:
                 repos.install_hook(path)
-    if password is not None:
+    if password is not None and settings.log_format == "json":
+        # Log lines are shipped elsewhere: the password stays in its file.
+        log.warning(
+            "Created platform admin %s; the initial password is in %s",
+            settings.admin_email,
+            settings.data_dir / "initial-admin-password",
+        )
+    elif password is not None:
         # Printed once; the file under the data dir keeps it for the operator.
         print(
             f"Created platform admin {settings.admin_email} with password: {password}\n"
@@ -55,6 +63,14 @@ def prepare(settings: Settings) -> AppState:
             flush=True,
         )
     return state
+
+
+def _say(settings: Settings, text: str, level: int = logging.INFO) -> None:
+    """A line for the operator: printed, or one JSON log line with HOMEPORT_LOG_FORMAT=json."""
+    if settings.log_format == "json":
+        log.log(level, "%s", text)
+    else:
+        print(text, file=sys.stderr, flush=True)
 
 
 def serve(settings: Settings) -> int:
@@ -70,22 +86,25 @@ def serve(settings: Settings) -> int:
         server_header=False,
         timeout_graceful_shutdown=10,
         http=header_limited_protocol(settings.max_header_bytes),
+        # JSON lines: uvicorn's own and access lines go to the root logger's JSON
+        # handler (homeport.logformat) instead of uvicorn's text handlers.
+        log_config=None if settings.log_format == "json" else LOGGING_CONFIG,
     )
     server = uvicorn.Server(config)
     try:
         ssh = start_ssh(state)
     except OSError as exc:
         bind = state.settings.ssh_bind or ("", 0)
-        print(
+        _say(
+            settings,
             f"homeport: cannot listen for SSH on {bind[0]}:{bind[1]}: {exc.strerror or exc}\n"
             "Set HOMEPORT_SSH_BIND to a free host:port, or to off.",
-            file=sys.stderr,
-            flush=True,
+            logging.ERROR,
         )
         return 1
     runtime = start_runtime(state)
     if runtime is not None:
-        state.process_state = runtime.supervisor.state
+        state.process_state = runtime.process_state
     hooks = HookServer(settings.data_dir).start()
     worker = start_worker_threads(state, runtime)
     if worker is not None:
@@ -112,20 +131,20 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def start_runtime(state: AppState) -> LocalRuntime | None:
+def start_runtime(state: AppState) -> RuntimeDriver | None:
     """Run apps and the router, unless another process on this data dir already does.
     With ``HOMEPORT_WORKER=0`` the runtime goes with the separate `homeport worker`,
     which deploys, so the processes it starts are its own children."""
     if not state.settings.worker_enabled:
         return None
-    runtime = LocalRuntime(state.settings, state.db)
+    runtime = make_driver(state.settings, state.db)
     if not runtime.acquire():
         log.warning("another Homeport process runs the apps of this data dir")
         return None
     runtime.start()
-    bind = state.settings.router_bind
-    if runtime.router is not None and bind is not None:
-        print(f"Homeport router listening on {bind[0]}:{bind[1]}", file=sys.stderr, flush=True)
+    bind = runtime.router_address()
+    if bind is not None:
+        _say(state.settings, f"Homeport router listening on {bind[0]}:{bind[1]}")
     return runtime
 
 
@@ -165,15 +184,14 @@ def start_ssh(state: AppState) -> SshGitServer | None:
     if bind is None:
         return None
     ssh = SshGitServer(state.settings, state.db).start(*bind)
-    print(
+    _say(
+        state.settings,
         f"Homeport SSH listening on {bind[0]}:{ssh.port}, host key {ssh.fingerprint}",
-        file=sys.stderr,
-        flush=True,
     )
     return ssh
 
 
-def start_worker_threads(state: AppState, runtime: LocalRuntime | None) -> Worker | None:
+def start_worker_threads(state: AppState, runtime: RuntimeDriver | None) -> Worker | None:
     """Start the in-process worker (``HOMEPORT_WORKER=0`` turns it off)."""
     settings = state.settings
     if not settings.worker_enabled:
@@ -191,7 +209,7 @@ def run_worker_only(settings: Settings) -> int:
     secure_data_dir(settings.data_dir)
     upgrade(settings.database_url)
     db = Database(settings.database_url)
-    runtime: LocalRuntime | None = LocalRuntime(settings, db)
+    runtime: RuntimeDriver | None = make_driver(settings, db)
     assert runtime is not None
     if runtime.acquire():
         runtime.start()

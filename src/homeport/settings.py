@@ -13,6 +13,11 @@ class SettingsError(ValueError):
     """A ``HOMEPORT_*`` variable has a value Homeport cannot use."""
 
 
+# The runtime drivers HOMEPORT_RUNTIME_DRIVER may name (runtime/driver.py's DRIVERS):
+# "local" runs apps on this machine in bubblewrap sandboxes.
+RUNTIME_DRIVERS = ("local",)
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -87,6 +92,8 @@ class Settings:
     route_domain: str = "localhost"
     build_timeout: int = 3600
     sandbox: str = "bwrap"
+    # Which runtime driver runs the apps (RUNTIME_DRIVERS; docs/scaling.md).
+    runtime_driver: str = "local"
     # Seconds a deployed app gets to start listening before the deploy fails.
     start_timeout: float = 60.0
     # Crons: the shortest interval a spec may have (shorter ones are refused at push),
@@ -94,6 +101,10 @@ class Settings:
     # scheduler` process).
     cron_min_interval: int = 300
     scheduler_enabled: bool = True
+    # Operations: log lines as "text" or "json"; the bearer token /metrics asks for
+    # (empty: /metrics answers loopback callers only, see docs/operations.md).
+    log_format: str = "text"
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -145,9 +156,12 @@ class Settings:
             route_domain=_route_domain(env.get("HOMEPORT_ROUTE_DOMAIN") or "localhost"),
             build_timeout=_int(env, "HOMEPORT_BUILD_TIMEOUT", 3600, minimum=1),
             sandbox=_sandbox(env.get("HOMEPORT_SANDBOX") or "bwrap"),
+            runtime_driver=_runtime_driver(env.get("HOMEPORT_RUNTIME_DRIVER") or "local"),
             start_timeout=_float(env, "HOMEPORT_START_TIMEOUT", 60.0),
             cron_min_interval=_int(env, "HOMEPORT_CRON_MIN_INTERVAL", 300, minimum=60),
             scheduler_enabled=(env.get("HOMEPORT_SCHEDULER", "1") not in ("0", "false", "no")),
+            log_format=_log_format(env.get("HOMEPORT_LOG_FORMAT") or "text"),
+            metrics_token=(env.get("HOMEPORT_METRICS_TOKEN") or "").strip(),
         )
 
     @property
@@ -206,6 +220,28 @@ def _route_domain(value: str) -> str:
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", domain):
         raise SettingsError(f"HOMEPORT_ROUTE_DOMAIN must be a domain name, not {value!r}")
     return domain
+
+
+def _log_format(value: str) -> str:
+    fmt = value.strip().lower()
+    if fmt not in ("text", "json"):
+        raise SettingsError(f"HOMEPORT_LOG_FORMAT must be 'text' or 'json', not {value!r}")
+    return fmt
+
+
+def unknown_driver(value: str, known: list[str]) -> str:
+    """The refusal of a runtime driver name Homeport does not have."""
+    return (
+        f"HOMEPORT_RUNTIME_DRIVER must name a known runtime driver ({', '.join(known)}), "
+        f"not {value!r}"
+    )
+
+
+def _runtime_driver(value: str) -> str:
+    name = value.strip().lower()
+    if name not in RUNTIME_DRIVERS:
+        raise SettingsError(unknown_driver(value, sorted(RUNTIME_DRIVERS)))
+    return name
 
 
 def _sandbox(value: str) -> str:

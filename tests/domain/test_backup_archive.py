@@ -510,7 +510,11 @@ def test_hostile_archives_are_refused_and_write_nothing(
         verify_archive(stream)
     with pytest.raises(ArchiveError, match=message):
         restore_archive(opener(path), target, verify_first=verify_first)
-    assert snapshot(tmp_path) == before
+    after = snapshot(tmp_path)
+    # A restore stages beside the target and removes the stage on failure: the
+    # parent directory's mtime may move (a flake across a second boundary), nothing else.
+    before["work"], after["work"] = before["work"][:2], after["work"][:2]
+    assert after == before
     assert not Path("/tmp/escaped-absolute").exists()
     assert list(outside.iterdir()) == []
 

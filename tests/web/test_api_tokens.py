@@ -8,6 +8,7 @@ import pytest
 
 from homeport.store.models import ApiToken
 from tests.helpers import Api, assert_error
+from tests.stores import stored_bytes
 
 
 def test_create_list_get_delete(api: Api) -> None:
@@ -45,11 +46,7 @@ def test_token_is_never_stored_or_shown_again(api: Api, caplog: pytest.LogCaptur
     with api.state.db.session() as s:
         for row in s.query(ApiToken).all():
             assert plain not in (row.token_hash, row.token_hint, row.name)
-    db_bytes = (api.state.settings.data_dir / "homeport.db").read_bytes()
-    wal = api.state.settings.data_dir / "homeport.db-wal"
-    if wal.exists():
-        db_bytes += wal.read_bytes()
-    assert plain.encode() not in db_bytes
+    assert plain.encode() not in stored_bytes(api.state.db, api.state.settings.data_dir)
 
 
 def test_expiry(api: Api) -> None:

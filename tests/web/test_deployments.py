@@ -80,7 +80,10 @@ def test_current_deployment_and_routes_for_viewers(world: World) -> None:
         listed = world.api.get(f"{base}/deployments", world.token(actor)).json()
         assert [d["id"] for d in listed] == ["current"]
         routes = world.api.get(f"{base}/routes", world.token(actor)).json()
-        assert routes[0]["url"] == ROUTE and routes[0]["upstream"] == "app:http"
+        # The deployment's routes, in order, known by their `id` (else `original_url`).
+        shown = list(current.json()["routes"].values())
+        assert routes == [{**r, "id": r.get("id") or r["original_url"]} for r in shown]
+        assert routes[0]["id"] == "https://{default}/" and routes[0]["upstream"] == "app:http"
         env = world.api.get(base, world.token(actor)).json()
         assert env["_links"]["public-url"]["href"] == ROUTE
         assert env["_links"]["pf:routes"] == [{"href": ROUTE}]
@@ -88,6 +91,31 @@ def test_current_deployment_and_routes_for_viewers(world: World) -> None:
     hidden = world.api.get(f"{base}/deployments/current", world.token("machine"))
     assert_error(hidden, 404)
     assert_error(world.api.get(f"{base}/deployments/current", None), 401)
+
+
+def test_a_stored_document_is_shown_in_the_descriptions_shape(world: World) -> None:
+    """Fields a stored document lacks get their defaults, fields the description does
+    not allow are left out; `original_url` stays on routes, which are not sticky."""
+    record_fake_deployment(world, "dev")
+    with world.api.state.db.session(write=True) as session:
+        row = session.query(Deployment).one()
+        document = dict(row.document)
+        document["webapps"] = {"app": {**document["webapps"]["app"], "workers": {"q": {}}}}
+        document["workers"] = {
+            "app--q": {"name": "app--q", "app": "app", "build": {}, "web": {}, "crons": {}}
+        }
+        row.document = document
+    base = f"/projects/{world.pid}/environments/dev"
+    current = world.api.get(f"{base}/deployments/current", world.token("dev_viewer")).json()
+    app, worker = current["webapps"]["app"], current["workers"]["app--q"]
+    assert "workers" not in app and app["build"] == {"flavor": None, "caches": {}}
+    assert app["access"] == {"ssh": "contributor"} and app["resources"] is None
+    assert not {"build", "web", "crons", "config_id"} & set(worker)
+    assert worker["app"] == "app" and worker["preflight"] == {"enabled": False, "ignored_rules": []}
+    assert current["subscription"]["suspended"] is False
+    route = current["routes"][ROUTE]
+    assert route["sticky"] == {"enabled": False} and route["original_url"] == "https://{default}/"
+    assert "restrict_robots" not in route and current["id"] == "current"
 
 
 def test_no_deployment_is_a_404_and_an_empty_list(world: World) -> None:

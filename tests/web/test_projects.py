@@ -36,18 +36,16 @@ def test_only_admins_create_projects_by_default(api: Api) -> None:
     assert_error(api.post("/projects", json={"title": "x"}), 401)
 
 
-def test_everyone_may_create_when_configured(tmp_path, migrated_db_template) -> None:
-    import shutil
-
+def test_everyone_may_create_when_configured(tmp_path, databases) -> None:
     from fastapi.testclient import TestClient
 
     from homeport.web.app import create_app
 
     data = tmp_path / "d"
     data.mkdir()
-    shutil.copy(migrated_db_template, data / "homeport.db")
     settings = Settings.from_env(
         {"HOMEPORT_DATA_DIR": str(data), "HOMEPORT_PROJECT_CREATE": "everyone"}
+        | databases.fresh(data)
     )
     state = AppState.build(settings)
     with TestClient(create_app(settings, state)) as client:

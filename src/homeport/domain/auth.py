@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from homeport.domain import accounts, api_tokens
 from homeport.domain.errors import NotAuthenticated
 from homeport.domain.passwords import verify_password
-from homeport.domain.ratelimit import FailureLimiter
+from homeport.domain.ratelimit import Limiter
 from homeport.store.models import AccessGrant, Account
 from homeport.store.types import utcnow
 
@@ -98,7 +98,7 @@ def prune_grants(session: Session) -> None:
 def exchange_api_token(
     session: Session,
     keys: AuthKeys,
-    limiter: FailureLimiter,
+    limiter: Limiter,
     plain: str,
     client_id: str,
     client_address: str,
@@ -122,7 +122,7 @@ def exchange_api_token(
 
 
 def account_for_api_token(
-    session: Session, keys: AuthKeys, limiter: FailureLimiter, plain: str, client_address: str
+    session: Session, keys: AuthKeys, limiter: Limiter, plain: str, client_address: str
 ) -> Account:
     """The account of a usable API token, for callers that present it directly (git over
     HTTPS); limited like an exchange, and writes nothing. Raises NotAuthenticated."""
@@ -154,7 +154,7 @@ def issue_for_login(
 
 
 def check_password(
-    session: Session, limiter: FailureLimiter, login: str, password: str, client_address: str
+    session: Session, limiter: Limiter, login: str, password: str, client_address: str
 ) -> Account:
     """The account for a correct login and password; raises InvalidGrant otherwise.
 

@@ -6,12 +6,15 @@ import os
 import secrets
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from homeport.domain.access import apply_pending_invitations
 from homeport.domain.accounts import NewAccount, create_account, find_by_email
 from homeport.store.models import Account
+
+# PostgreSQL advisory lock key held while the first admin is made ("admin" in ASCII).
+BOOTSTRAP_LOCK = 0x61646D696E
 
 
 def ensure_admin(session: Session, admin_email: str, data_dir: Path) -> str | None:
@@ -20,6 +23,10 @@ def ensure_admin(session: Session, admin_email: str, data_dir: Path) -> str | No
     Returns the generated password (also written to ``<data dir>/initial-admin-password``
     with mode 0600), or None when an admin already exists.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # Nodes starting together on one database: one creates the admin, the others
+        # wait here and then find it (the lock ends with the transaction).
+        session.execute(text(f"SELECT pg_advisory_xact_lock({BOOTSTRAP_LOCK})"))
     if session.scalar(select(Account.id).where(Account.is_admin.is_(True)).limit(1)):
         return None
     existing = find_by_email(session, admin_email)

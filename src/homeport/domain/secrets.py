@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
 
@@ -22,7 +23,11 @@ def _read_or_create(path: Path, nbytes: int = 32) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_bytes()
+        # Another process created it a moment ago: wait (briefly) for its write.
+        deadline = time.monotonic() + 5
+        while len(data := path.read_bytes()) < nbytes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return data
     with os.fdopen(fd, "wb") as fh:
         fh.write(fresh)
         fh.flush()

@@ -1,8 +1,9 @@
 """The local runtime: builds, deploys and serves environments on this machine.
 
-One object per server process that owns the data dir. The worker calls
-`deploy`/`stop` from activities; `homeport serve` calls `start` (which brings back
-what was deployed) and `shutdown`.
+One object per server process that owns the data dir: the `local` driver of
+runtime/driver.py's `RuntimeDriver`, whose docstrings give the contract. The worker
+calls `deploy`/`stop`/`run_cron` from activities; `homeport serve` calls `start`
+(which brings back what was deployed) and `shutdown`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from homeport.runtime.contract import (
     SOCKET_PATH,
     with_environment_file,
 )
-from homeport.runtime.processes import StepFailed, run
+from homeport.runtime.driver_types import CronNotFound, CronRun, DeployFailed
+from homeport.runtime.processes import StepFailed, run, stoppable
 from homeport.runtime.repo_config import load_commit_config
 from homeport.runtime.router import RouteEntry, Router, RouterError
 from homeport.runtime.sandbox import Sandbox, SandboxUnavailable
@@ -42,10 +44,6 @@ from homeport.store.models import Deployment
 log = logging.getLogger(__name__)
 
 HOOK_TIMEOUT = 3600.0
-
-
-class DeployFailed(Exception):
-    """The deploy could not finish; the message is written for the activity log."""
 
 
 def _free_port() -> int:
@@ -110,6 +108,16 @@ class LocalRuntime:
         self.supervisor.shutdown()
         if self.router is not None:
             self.router.stop()
+
+    def router_address(self) -> tuple[str, int] | None:
+        """Where the router (nginx) listens, or None when it is off or did not start."""
+        if self.router is None:
+            return None
+        return self.settings.router_bind
+
+    def process_state(self, group: str) -> dict[str, dict[str, Any]]:
+        """Each supervised process of ``group`` (``<project>/<machine name>``)."""
+        return self.supervisor.state(group)
 
     # --- deploy -------------------------------------------------------------------------
 
@@ -405,6 +413,56 @@ class LocalRuntime:
                 else:
                     write(f"    {url} is served by application `{route.get('upstream')}`")
         return True
+
+    # --- crons ----------------------------------------------------------------------------
+
+    def run_cron(
+        self,
+        project_id: str,
+        env_name: str,
+        app_name: str,
+        cron_name: str,
+        write: Callable[[str], None],
+        *,
+        activity_id: str = "",
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> CronRun:
+        """Run one cron in its app's sandbox (run-time variables, `.environment`
+        sourced), its lines to ``write`` and the environment's ``cron.log``; stopped
+        (its ``commands.stop``, else SIGTERM; SIGKILL after ``shutdown_timeout``) when
+        ``cancelled()`` or past its ``timeout``."""
+        deployed = self.apps.deployed(project_id, env_name, app_name)
+        job = deployed.app.crons.get(cron_name)
+        if job is None:
+            raise CronNotFound(
+                f"The deployed configuration of '{app_name}' has no cron {cron_name}."
+            )
+        cron_log = RotatingLog(deployed.logs_dir / "cron.log")
+        cron_log.write(f"Running cron {cron_name} of {app_name} (activity {activity_id})")
+
+        def line(_tag: str, text: str) -> None:
+            cron_log.write(text)
+            write(text)
+
+        stop = with_environment_file(job.stop) if job.stop else None
+        outcome = run(
+            deployed.sandbox,
+            stoppable(with_environment_file(job.start), stop),
+            self.mode,
+            line,
+            timeout=float(job.timeout),
+            cancelled=cancelled,
+            grace=float(job.shutdown_timeout),
+        )
+        if outcome.cancelled:
+            cron_log.write(f"Cron {cron_name} cancelled")
+        elif outcome.timed_out:
+            cron_log.write(f"Cron {cron_name} stopped: it ran longer than {job.timeout} s")
+        elif outcome.returncode != 0:
+            cron_log.write(f"Cron {cron_name} failed with exit status {outcome.returncode}")
+        else:
+            cron_log.write(f"Cron {cron_name} completed")
+        return CronRun(outcome.returncode, job.timeout, outcome.timed_out, outcome.cancelled)
 
     # --- stopping and the router ------------------------------------------------------
 

@@ -12,12 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine for ``url``; SQLite files use WAL with a busy timeout."""
+    """Create the engine for ``url``; SQLite files use WAL with a busy timeout.
+
+    ``hide_parameters``: a failed statement's error (and so a log line) shows the SQL
+    but never the values, which may be secrets or personal data.
+    """
     if url.startswith("sqlite"):
         # SQLite connections are cheap; the pool must outgrow the web thread pool (40)
         # plus the worker's threads, so a burst of reads never waits for a connection.
         engine = create_engine(
             url,
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=20,
             max_overflow=80,
@@ -42,7 +47,9 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    return create_engine(
+        url, hide_parameters=True, pool_pre_ping=True, pool_size=20, max_overflow=20
+    )
 
 
 class Database:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -384,3 +385,16 @@ class CronJob(Base):
     last_scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_activity_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthFailure(Base):
+    """One failed (or not yet judged) sign-in attempt, for rate limits that hold across
+    several server processes (PostgreSQL installs). ``key`` is a digest of what the
+    limit counts (an address, an account), so no login name is stored."""
+
+    __tablename__ = "auth_failures"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[float] = mapped_column(Float)
+    reservation: Mapped[str] = mapped_column(String(32), index=True)

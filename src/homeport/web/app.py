@@ -12,6 +12,9 @@ from homeport.web.body_limit import BodyLimitMiddleware
 from homeport.web.console import install_console
 from homeport.web.errors import install_error_handlers
 from homeport.web.git_http import GitHttp
+from homeport.web.input_guard import InputGuardMiddleware
+from homeport.web.metrics import install_metrics
+from homeport.web.request_id import RequestIdMiddleware
 from homeport.web.routes import (
     access,
     activities,
@@ -65,8 +68,14 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     install_console(app)
     # Git's smart HTTP, served by git itself; its bodies are packs, bounded by git.
     app.mount("/git", GitHttp(app.state.homeport))
+    # Characters no store can keep are refused before any route sees them.
+    app.add_middleware(InputGuardMiddleware, exempt_prefixes=("/git/",))
     # Outermost: bodies are bounded before any route, form parser or handler reads them.
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_body_bytes, exempt_prefixes=("/git/",)
     )
+    # Operations (docs/operations.md), around even that (they read no body): the HTTP
+    # metrics and /metrics, and outermost the request id of log lines and X-Request-Id.
+    install_metrics(app, app.state.homeport.db, settings.metrics_token)
+    app.add_middleware(RequestIdMiddleware)
     return app

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from homeport.domain.activities import PENDING_ACTIVITY_KEY
 from homeport.domain.auth import Actor, authenticate
 from homeport.domain.errors import NotAuthenticated
+from homeport.logformat import bind as bind_log_context
 from homeport.web.prevalidate import validate_body_first
 from homeport.web.state import AppState
 
@@ -95,9 +96,10 @@ async def get_actor(request: Request, state: State) -> Actor:
         with state.db.engine.connect() as conn:
             return authenticate(conn, state.auth_keys, token)
 
-    if state.db.is_sqlite:
-        return check()
-    return await run_in_threadpool(check)
+    actor = check() if state.db.is_sqlite else await run_in_threadpool(check)
+    # The request's later log lines (and its access line) name the caller.
+    bind_log_context(account_id=actor.account.id)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]

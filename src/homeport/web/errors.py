@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
@@ -104,6 +104,13 @@ def install_error_handlers(app: FastAPI) -> None:
         message, detail = _validation_detail(exc)
         return error_response(400, message, detail)
 
+    # Two writers raced for the same name (PostgreSQL lets both pass the check and
+    # refuses the second at commit), or a row referred to one deleted meanwhile.
+    @app.exception_handler(IntegrityError)
+    async def _integrity(req: Request, exc: IntegrityError) -> Response:
+        log.info("integrity conflict on %s %s", req.method, req.url.path)
+        return error_response(409, integrity_message(exc))
+
     # Storage errors are answered here rather than by the catch-all below, which
     # Starlette re-raises after answering (so a full disk would log a traceback each time).
     @app.exception_handler(SQLAlchemyError)
@@ -154,6 +161,14 @@ def _or(items: list[str]) -> str:
 
 
 DISK_FULL = "The server is out of disk space; nothing was changed. Try again later."
+
+
+def integrity_message(exc: IntegrityError) -> str:
+    """The conflict, said without the SQL (which names tables and values)."""
+    text = str(exc.orig).lower()
+    if "foreign key" in text:
+        return "It refers to something that was changed or removed meanwhile; try again."
+    return "It already exists (another request created it at the same time)."
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from homeport.domain.auth import AuthKeys
-from homeport.domain.ratelimit import FailureLimiter
+from homeport.domain.ratelimit import FailureLimiter, Limiter, SharedFailureLimiter
 from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.domain.secrets import ServerSecrets
 from homeport.settings import Settings
@@ -26,7 +26,7 @@ class AppState:
     settings: Settings
     db: Database
     auth_keys: AuthKeys
-    limiter: FailureLimiter
+    limiter: Limiter
     secret_box: SecretBox
     blobs: BlobStore
     write_gate: WriteGate
@@ -52,7 +52,12 @@ class AppState:
                 token_hash=secrets.derive("api-token-hash"),
                 jwt_signing=secrets.derive("access-token-jwt"),
             ),
-            limiter=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
+            # One SQLite process counts in memory; PostgreSQL nodes share the counts.
+            limiter=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window)
+            if db.is_sqlite
+            else SharedFailureLimiter(
+                db, settings.auth_failure_limit, settings.auth_failure_window
+            ),
             secret_box=SecretBox(load_keys(settings.secret_keys, settings.secrets_dir)),
             blobs=open_blob_store(settings.backup_url, os.environ),
             write_gate=WriteGate(settings.write_queue_timeout, 1 if db.is_sqlite else 8),

@@ -25,6 +25,7 @@ from homeport.runtime.sandbox import give_to_sandbox
 from homeport.store.blobstore import BlobStore
 from homeport.store.models import Backup, Deployment
 from homeport.store.types import utcnow
+from homeport.worker import metrics
 from homeport.worker.context import ActivityContext, TaskFailed
 
 MiB = 1024 * 1024
@@ -83,6 +84,7 @@ def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityConte
     """The ``environment.backup`` handler over ``blobs``."""
 
     def backup(ctx: ActivityContext) -> None:
+        began = time.monotonic()
         params = ctx.activity.parameters
         backup_id = str(params["backup_name"])
         safe = bool(params.get("safe", True))
@@ -166,6 +168,7 @@ def make_backup_handler(blobs: BlobStore, quota: int) -> Callable[[ActivityConte
         for old in removed:
             ctx.log(f"Deleted the oldest manual backup {old} (quota: {quota}).")
         ctx.log(f"Backup {backup_id} is complete and restorable.")
+        metrics.backup_written(info.archive_bytes, time.monotonic() - began)
 
     return backup
 

@@ -8,9 +8,7 @@ import time
 
 from homeport.domain import environments as envs
 from homeport.domain.projects import get_project
-from homeport.runtime.local import DeployFailed, LocalRuntime
-from homeport.runtime.processes import StepFailed
-from homeport.runtime.sandbox import SandboxUnavailable
+from homeport.runtime.driver import DEPLOY_ERRORS, RuntimeDriver
 from homeport.store.models import Activity
 from homeport.worker.context import ActivityContext, Cancelled, TaskFailed
 
@@ -83,7 +81,7 @@ def cancel_requested(ctx: ActivityContext) -> bool:
         return bool(row is not None and row.cancel_requested)
 
 
-def deploy(ctx: ActivityContext, runtime: LocalRuntime, kind: str) -> None:
+def deploy(ctx: ActivityContext, runtime: RuntimeDriver, kind: str) -> None:
     """Build and deploy the activity's environment (or say there is no code yet)."""
     with ctx.session() as session:
         project = get_project(session, ctx.activity.project_id)
@@ -101,7 +99,7 @@ def deploy(ctx: ActivityContext, runtime: LocalRuntime, kind: str) -> None:
             kind=kind,
             cancelled=lambda: cancel_requested(ctx),
         )
-    except (DeployFailed, StepFailed, SandboxUnavailable) as exc:
+    except DEPLOY_ERRORS as exc:
         out.flush()
         if cancel_requested(ctx):
             raise Cancelled() from None
@@ -118,7 +116,7 @@ def deploy(ctx: ActivityContext, runtime: LocalRuntime, kind: str) -> None:
         ctx.log("  No code has been pushed to this environment yet: nothing to deploy")
 
 
-def stop(ctx: ActivityContext, runtime: LocalRuntime) -> None:
+def stop(ctx: ActivityContext, runtime: RuntimeDriver) -> None:
     """Stop the environment's app processes and take it off the router."""
     runtime.stop(ctx.activity.project_id, ctx.activity.environments[0])
     ctx.log("Stopped the application processes")
@@ -127,13 +125,13 @@ def stop(ctx: ActivityContext, runtime: LocalRuntime) -> None:
         ctx.log(f"Removed {removed} build{'s' if removed != 1 else ''} no environment uses")
 
 
-def pause(ctx: ActivityContext, runtime: LocalRuntime) -> None:
+def pause(ctx: ActivityContext, runtime: RuntimeDriver) -> None:
     """Stop the environment's app processes and take it off the router; its deployment
     (and so its crons) is forgotten, its data kept for the resume."""
     stop_processes(ctx, runtime, " (the data is kept)")
 
 
-def stop_processes(ctx: ActivityContext, runtime: LocalRuntime, note: str = "") -> None:
+def stop_processes(ctx: ActivityContext, runtime: RuntimeDriver, note: str = "") -> None:
     """Stop the environment's app processes, keeping its builds for the redeploy that
     follows (a data sync, a pause)."""
     runtime.stop(ctx.activity.project_id, ctx.activity.environments[0])

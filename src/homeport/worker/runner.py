@@ -11,16 +11,18 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, select, text, update
 from sqlalchemy.orm import aliased
 
 from homeport.domain.activities import append_log
 from homeport.domain.backup_archive import ArchiveError
 from homeport.domain.errors import DomainError
+from homeport.logformat import log_context
 from homeport.settings import Settings
 from homeport.store.db import Database
 from homeport.store.models import Activity
 from homeport.store.types import utcnow
+from homeport.worker import metrics
 from homeport.worker.context import ActivityContext, ActivitySnapshot, Cancelled, TaskFailed
 
 log = logging.getLogger("homeport.worker")
@@ -33,6 +35,8 @@ STALE_AFTER = timedelta(seconds=60)
 _INTERNAL_FAILURE = "Failed: an internal error stopped this activity (reference {id}).\n"
 
 
+# PostgreSQL advisory lock key taken by every claim ("claim" in ASCII).
+CLAIM_LOCK = 0x636C61696D
 _BUSY = aliased(Activity)
 # Another activity of the same queue is running (built once: aliasing is not free).
 _RUNNING_SAME_QUEUE = exists().where(
@@ -140,6 +144,7 @@ class Worker:
                     "(crash, kill or restart); the activity is marked as failed.\n",
                 )
                 failed += 1
+                metrics.activity_finished(orphan.type, "complete", "failure", None)
         if failed:
             log.warning("marked %d interrupted activities as failed", failed)
         return failed
@@ -150,6 +155,12 @@ class Worker:
         """Atomically take the oldest runnable activity (production first)."""
         running_same_queue = _RUNNING_SAME_QUEUE
         with self.db.session(write=True) as session:
+            if not self.db.is_sqlite:
+                # SQLite's BEGIN IMMEDIATE serialises claims; on PostgreSQL two workers
+                # could each see a queue idle and start two of its activities at once.
+                # Claims are short, so one lock for all of them costs little; each
+                # statement after it sees the claims committed before.
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
             # Only what choosing needs: loading whole rows (JSON columns) of every
             # candidate would cost more than running a quick cron.
             query = select(Activity.pk, Activity.payload).where(
@@ -210,6 +221,7 @@ class Worker:
                 select(Activity.started_at, Activity.timings).where(Activity.pk == snap.pk)
             ).first()
             started = row.started_at if row is not None else None
+            seconds = (now - started).total_seconds() if started is not None else None
             if row is not None and started is not None:
                 # Platform.sh's `timings`: seconds queued and seconds running.
                 values["timings"] = {
@@ -234,11 +246,17 @@ class Worker:
                 log.warning("activity %s: lost the claim before finishing", snap.id)
                 return
             append_log(session, snap.pk, line)
+        metrics.activity_finished(snap.type, state, result, seconds)
         if result != "success":
             self._clean_up(snap)
 
     def run_one(self, snap: ActivitySnapshot) -> None:
         """Run a claimed activity to the end, whatever the handler does."""
+        # Log lines written meanwhile (here, in handlers) carry the activity's id.
+        with log_context(activity_id=snap.id):
+            self._run_one(snap)
+
+    def _run_one(self, snap: ActivitySnapshot) -> None:
         handler = self.handlers.get(snap.type)
         if handler is None:
             self._finish(snap, "complete", "failure", f"No handler for {snap.type}.\n")

@@ -17,7 +17,7 @@ from homeport.domain import backups
 from homeport.domain import environments as envs
 from homeport.domain.backup_archive import recover_interrupted
 from homeport.domain.projects import get_project
-from homeport.runtime.local import LocalRuntime
+from homeport.runtime.driver import RuntimeDriver
 from homeport.runtime.sandbox import give_to_sandbox
 from homeport.settings import Settings
 from homeport.store.blobstore import BlobStoreError, open_blob_store
@@ -157,7 +157,7 @@ def test_only_slow(ctx: ActivityContext) -> None:
         time.sleep(delay)
 
 
-def _with_runtime(runtime: LocalRuntime, first: Handler | None, kind: str) -> Handler:
+def _with_runtime(runtime: RuntimeDriver, first: Handler | None, kind: str) -> Handler:
     """``first`` (the data side of the activity), then the runtime's deploy."""
 
     def handler(ctx: ActivityContext) -> None:
@@ -168,12 +168,12 @@ def _with_runtime(runtime: LocalRuntime, first: Handler | None, kind: str) -> Ha
     return handler
 
 
-def _deploying(runtime: LocalRuntime) -> Handler:
+def _deploying(runtime: RuntimeDriver) -> Handler:
     """The runtime's deploy of the activity's (first) environment, as after a push."""
     return lambda ctx: deploy_tasks.deploy(ctx, runtime, "push")
 
 
-def _stopping(runtime: LocalRuntime) -> Handler:
+def _stopping(runtime: RuntimeDriver) -> Handler:
     def handler(ctx: ActivityContext) -> None:
         deploy_tasks.stop(ctx, runtime)
         deactivate(ctx)
@@ -181,7 +181,7 @@ def _stopping(runtime: LocalRuntime) -> Handler:
     return handler
 
 
-def _pausing(runtime: LocalRuntime) -> Handler:
+def _pausing(runtime: RuntimeDriver) -> Handler:
     def handler(ctx: ActivityContext) -> None:
         deploy_tasks.pause(ctx, runtime)
         pause(ctx)
@@ -190,7 +190,7 @@ def _pausing(runtime: LocalRuntime) -> Handler:
 
 
 def default_handlers(
-    settings: Settings, runtime: LocalRuntime | None = None
+    settings: Settings, runtime: RuntimeDriver | None = None
 ) -> Mapping[str, Handler]:
     """The handler of each long-running activity type (the runtime's ones only when
     this process runs the runtime)."""
@@ -274,7 +274,7 @@ def make_worker(
     settings: Settings,
     db: Database,
     wake_event: threading.Event | None = None,
-    runtime: LocalRuntime | None = None,
+    runtime: RuntimeDriver | None = None,
     leave_runtime_types: bool = False,
 ) -> Worker:
     """A worker with every handler and the crash clean-up wired in. With

@@ -26,6 +26,7 @@ from homeport.web.app import create_app
 from homeport.web.console.deps import ConsoleState
 from homeport.web.state import AppState
 from tests.helpers import Api
+from tests.stores import Databases
 from tests.world import World, build_world, drain
 
 PASSWORD = "correct horse battery staple"
@@ -168,6 +169,8 @@ class Template:
     world: World
     backup_ids: dict[str, str]
     activity_ids: dict[str, str]
+    databases: Databases
+    db_env: dict[str, str]
 
 
 def _new_public_key() -> str:
@@ -177,20 +180,19 @@ def _new_public_key() -> str:
     return raw.decode() + " ci@example.com"
 
 
-def _settings(data_dir: Path) -> Settings:
-    return Settings.from_env({"HOMEPORT_DATA_DIR": str(data_dir), "HOMEPORT_WORKER": "0"})
+def _settings(data_dir: Path, db_env: dict[str, str]) -> Settings:
+    env = {"HOMEPORT_DATA_DIR": str(data_dir), "HOMEPORT_WORKER": "0"}
+    return Settings.from_env(env | db_env)
 
 
 @pytest.fixture(scope="session")
-def console_template(
-    tmp_path_factory: pytest.TempPathFactory, migrated_db_template: Path
-) -> Template:
+def console_template(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Template:
     """The world, built once: passwords for everyone, a backup of main and of dev, and a
     pending redeploy of dev (something to cancel)."""
     data_dir = tmp_path_factory.mktemp("console-world") / "data"
     data_dir.mkdir()
-    shutil.copy(migrated_db_template, data_dir / "homeport.db")
-    settings = _settings(data_dir)
+    db_env = databases.fresh(data_dir)
+    settings = _settings(data_dir, db_env)
     state = AppState.build(settings)
     app = create_app(settings, state)
     with TestClient(app) as client:
@@ -257,13 +259,13 @@ def console_template(
             world.ids["invitation"] = invitation.id
             world.ids["machine_key"] = str(key.key_id)
     state.db.dispose()
-    return Template(data_dir, world, backup_ids, activity_ids)
+    return Template(data_dir, world, backup_ids, activity_ids, databases, db_env)
 
 
 def copy_world(template: Template, data_dir: Path, app: FastAPI) -> ConsoleWorld:
     """A private copy of the world (copying is much faster than building)."""
     shutil.copytree(template.data_dir, data_dir)
-    state = AppState.build(_settings(data_dir))
+    state = AppState.build(_settings(data_dir, template.databases.copy(template.db_env)))
     api = WorldApi(TestClient(app, raise_server_exceptions=False), state, app)
     api.activate()
     world = World(
@@ -279,7 +281,7 @@ def copy_world(template: Template, data_dir: Path, app: FastAPI) -> ConsoleWorld
 @pytest.fixture(scope="session")
 def console_app(console_template: Template) -> FastAPI:
     """The app every world copy is served by."""
-    return create_app(_settings(console_template.data_dir))
+    return create_app(_settings(console_template.data_dir, console_template.db_env))
 
 
 @pytest.fixture

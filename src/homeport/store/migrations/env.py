@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from homeport.store.db import make_engine
+from homeport.store.migrate import MIGRATION_LOCK
 from homeport.store.models import Base
 
 config = context.config
@@ -21,6 +22,10 @@ def run_migrations() -> None:
             render_as_batch=url.startswith("sqlite"),
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several nodes may start at once: one migrates, the others wait here
+                # and then find the schema current (the lock ends with the transaction).
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
     engine.dispose()
 

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from homeport.domain.errors import DomainError, NotFound
 from homeport.domain.policy import load_grants
 from homeport.domain.projects import get_project
+from homeport.logformat import bind as bind_log_context
 from homeport.store.models import Account
 from homeport.web.console import csrf
 from homeport.web.console.sessions import COOKIE_NAME, ConsoleSession, SessionCodec
@@ -85,6 +86,7 @@ def current_person(request: Request, session: DbSession) -> Person:
     mark = console_of(request).codec.password_mark(account.password_hash)
     if not hmac.compare_digest(mark, data.password_mark):
         raise LoginRequired()
+    bind_log_context(account_id=account.id)
     return Person(account, data)
 
 

@@ -13,6 +13,13 @@ from sqlalchemy import select
 
 from homeport.domain.errors import Forbidden, Invalid, NotFound
 from homeport.domain.policy import env_refusal
+from homeport.runtime.document import (
+    SUBSCRIPTION,
+    WEBAPP_FIELDS,
+    WORKER_FIELDS,
+    api_route,
+    fill,
+)
 from homeport.runtime.logs import LOG_TYPES, log_file, tail
 from homeport.store.models import Deployment, Environment
 from homeport.web.deps import DbSession, State
@@ -33,13 +40,32 @@ def current_document(session: DbSession, env: Environment) -> dict[str, Any] | N
     return dict(row.document) if row is not None else None
 
 
+def public_document(document: dict[str, Any]) -> dict[str, Any]:
+    """A stored deployment document as the API shows it: apps, workers and routes with
+    exactly the description's fields (those a document written by an older Homeport, or
+    by a test, lacks get their defaults; fields it no longer shows are left out)."""
+    out = dict(document)
+    out["subscription"] = {**SUBSCRIPTION, **(document.get("subscription") or {})}
+    out["webapps"] = {
+        name: fill(app, WEBAPP_FIELDS) for name, app in (document.get("webapps") or {}).items()
+    }
+    out["workers"] = {
+        name: fill(worker, WORKER_FIELDS)
+        for name, worker in (document.get("workers") or {}).items()
+    }
+    out["routes"] = {url: api_route(r) for url, r in (document.get("routes") or {}).items()}
+    return out
+
+
 def _linked(session: DbSession, ctx: ProjectCtx, env: Environment) -> dict[str, Any] | None:
-    """The current deployment with its `self` link, or None."""
+    """The current deployment as the API shows it, with its `self` link, or None."""
     document = current_document(session, env)
-    if document is not None:
-        base = f"/projects/{ctx.project.id}/environments/{env.name}/deployments/current"
-        document["_links"] = {"self": {"href": f"{ctx.base_url}{base}"}}
-    return document
+    if document is None:
+        return None
+    shown = public_document(document)
+    base = f"/projects/{ctx.project.id}/environments/{env.name}/deployments/current"
+    shown["_links"] = {"self": {"href": f"{ctx.base_url}{base}"}}
+    return shown
 
 
 @router.get(ENV + "/deployments/current")
@@ -64,12 +90,14 @@ def list_deployments(
 
 @router.get(ENV + "/routes")
 def list_routes(environment_id: str, ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any]]:
-    """The routes served for the environment, each with its URL."""
+    """The routes served for the environment, as in the deployment's `routes` (the
+    served URL is that mapping's key, not a field here); a route without an `id` of
+    its own is known by its `original_url`."""
     env = ctx.environment(session, environment_id)
     document = current_document(session, env) or {}
     return [
-        {**route, "id": route.get("id") or route.get("original_url"), "url": url}
-        for url, route in document.get("routes", {}).items()
+        {**route, "id": route.get("id") or route.get("original_url")}
+        for route in public_document(document)["routes"].values()
     ]
 
 

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from homeport.domain import auth
 from homeport.domain.errors import TooManyAttempts
 from homeport.web.deps import State, client_address
+from homeport.web.metrics import token_exchange
 from homeport.web.write_gate import WriteQueueTimeout
 
 router = APIRouter(prefix="/oauth2", tags=["OAuth2"])
@@ -71,9 +72,22 @@ def _client_id(request: Request, params: dict[str, str]) -> str:
 @router.post("/token", summary="Exchange an API token or a password for an access token")
 async def token(request: Request, state: State) -> Response:
     """``grant_type=api_token`` or ``grant_type=password``; answers an access token."""
+    grant, response = await _token(request, state)
+    # Counted by grant type and outcome: "success" or the OAuth2 error code.
+    outcome = "success"
+    if response.status_code != 200:
+        try:
+            outcome = str(json.loads(bytes(response.body))["error"])
+        except (ValueError, KeyError, TypeError):
+            outcome = "error"
+    token_exchange(grant, outcome)
+    return response
+
+
+async def _token(request: Request, state: State) -> tuple[str, Response]:
     params = await _read_params(request)
     if params is None:
-        return _oauth_error(400, "invalid_request", "The request body could not be read.")
+        return "", _oauth_error(400, "invalid_request", "The request body could not be read.")
     grant = params.get("grant_type", "")
     client = _client_id(request, params)
     address = client_address(request)
@@ -107,9 +121,11 @@ async def token(request: Request, state: State) -> Response:
             return auth.issue_for_login(session, state.auth_keys, account_id, client, ttl)
 
     if grant not in ("api_token", "password"):
-        return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant!r}")
+        return grant, _oauth_error(
+            400, "unsupported_grant_type", f"Unsupported grant type: {grant!r}"
+        )
     if grant == "api_token" and not params.get("api_token"):
-        return _oauth_error(400, "invalid_request", "The api_token parameter is required.")
+        return grant, _oauth_error(400, "invalid_request", "The api_token parameter is required.")
     try:
         # Writes wait for their turn on the event loop, like the API's (see write_gate).
         if grant == "api_token":
@@ -120,13 +136,13 @@ async def token(request: Request, state: State) -> Response:
             async with state.write_gate.turn():
                 issued = await run_in_threadpool(issue, account_id)
     except auth.InvalidGrant as exc:
-        return _oauth_error(400, "invalid_grant", exc.description)
+        return grant, _oauth_error(400, "invalid_grant", exc.description)
     except TooManyAttempts as exc:
-        return _oauth_error(
+        return grant, _oauth_error(
             429, "too_many_requests", exc.message, **{"Retry-After": str(exc.retry_after)}
         )
     except WriteQueueTimeout:
-        return _oauth_error(
+        return grant, _oauth_error(
             503, "temporarily_unavailable", "The server is busy; try again.", **{"Retry-After": "1"}
         )
     body = {
@@ -134,7 +150,7 @@ async def token(request: Request, state: State) -> Response:
         "expires_in": issued.expires_in,
         "token_type": "bearer",
     }
-    return JSONResponse(body, headers=_NO_STORE)
+    return grant, JSONResponse(body, headers=_NO_STORE)
 
 
 @router.post("/revoke", summary="Revoke an access token")
