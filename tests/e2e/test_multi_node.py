@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import threading
 import time
@@ -22,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from homeport.domain.activities import Phrase, record
@@ -207,6 +209,23 @@ def test_revocation_on_one_node_is_refused_on_the_other(nodes: Nodes) -> None:
     for token in tokens:
         assert nodes.a.call("DELETE", f"/users/me/api-tokens/{token['id']}", who.token)[0] == 204
     assert nodes.b.call("GET", "/users/me", who.token)[0] == 401
+
+
+def test_a_console_session_from_one_node_works_on_the_other(nodes: Nodes) -> None:
+    password = "a console password"
+    nodes.target.person("console@example.com", password=password)
+    with httpx.Client(base_url=nodes.a.url) as on_a, httpx.Client(base_url=nodes.b.url) as on_b:
+        form = on_a.get("/console/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token, form.text[:500]
+        signed_in = on_a.post(
+            "/console/login",
+            data={"login": "console@example.com", "password": password, "csrf_token": token[1]},
+        )
+        assert signed_in.status_code == 303, signed_in.text[:500]
+        on_b.cookies.update(on_a.cookies)
+        page = on_b.get("/console/projects")
+        assert page.status_code == 200 and "console@example.com" in page.text
 
 
 # Last: its failures hold the loopback address's allowance for a minute.
