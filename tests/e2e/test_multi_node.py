@@ -26,10 +26,10 @@ from typing import Any
 import httpx
 import pytest
 
-from homeport.domain.activities import Phrase, record
 from homeport.store.db import Database
 from homeport.store.models import Account, Activity
 from tests.e2e.server import BIN, ServerProcess
+from tests.e2e.test_worker_crash import insert_slow_into
 from tests.pg_cluster import Cluster
 from tests.security.conftest import Person, Target
 
@@ -129,26 +129,6 @@ def test_same_name_variables_across_nodes_one_201_the_rest_409(nodes: Nodes) -> 
         assert status == 200 and [v["name"] for v in listed].count(name) == 1
 
 
-def _insert_slow(
-    db: Database, pid: str, env: str, count: int, steps: int, delay: float
-) -> list[str]:
-    with db.session(write=True) as session:
-        return [
-            record(
-                session,
-                project_id=pid,
-                type="test.only.slow",
-                actor=None,
-                phrase=Phrase().add("test"),
-                environments=[env],
-                parameters={"steps": steps, "delay": delay},
-                pending=True,
-                queue_key=f"{pid}:{env}",
-            ).id
-            for _ in range(count)
-        ]
-
-
 def test_two_workers_drain_100_activities_one_at_a_time_per_environment(nodes: Nodes) -> None:
     owner = nodes.target.person("drain@example.com")
     pid = nodes.target.project(owner, "Drain")
@@ -159,7 +139,7 @@ def test_two_workers_drain_100_activities_one_at_a_time_per_environment(nodes: N
         )
         assert status == 201, body
     _wait(lambda: _all_done(nodes.db, pid), 60, "the branches never finished")
-    ids = [aid for env in envs for aid in _insert_slow(nodes.db, pid, env, 25, 1, 0.02)]
+    ids = [aid for env in envs for aid in insert_slow_into(nodes.db, pid, env, 1, 0.02, 25)]
     _wait(lambda: _all_done(nodes.db, pid), 120, "the activities were not drained")
     with nodes.db.session() as session:
         rows = session.query(Activity).filter(Activity.id.in_(ids)).all()
@@ -176,7 +156,7 @@ def test_two_workers_drain_100_activities_one_at_a_time_per_environment(nodes: N
 def test_a_log_stream_on_one_node_follows_a_worker_anywhere(nodes: Nodes) -> None:
     owner = nodes.target.person("stream@example.com")
     pid = nodes.target.project(owner, "Stream")
-    [aid] = _insert_slow(nodes.db, pid, "main", 1, 8, 0.25)
+    [aid] = insert_slow_into(nodes.db, pid, "main", 8, 0.25)
     request = urllib.request.Request(
         f"{nodes.b.url}/projects/{pid}/activities/{aid}/log",
         headers={"Authorization": f"Bearer {owner.token}"},

@@ -148,24 +148,30 @@ def insert_slow(
     """Insert ``count`` pending ``test.only.slow`` activities on one environment's queue."""
     db = Database(f"sqlite:///{server.data_dir / 'homeport.db'}")
     try:
-        with db.session(write=True) as session:
-            ids = [
-                record(
-                    session,
-                    project_id=project_id,
-                    type="test.only.slow",
-                    actor=None,
-                    phrase=Phrase().add("test"),
-                    environments=[env],
-                    parameters={"steps": steps, "delay": delay},
-                    pending=True,
-                    queue_key=f"{project_id}:{env}",
-                ).id
-                for _ in range(count)
-            ]
+        return insert_slow_into(db, project_id, env, steps, delay, count)
     finally:
         db.dispose()
-    return ids
+
+
+def insert_slow_into(
+    db: Database, project_id: str, env: str, steps: int, delay: float, count: int = 1
+) -> list[str]:
+    """``insert_slow`` on any database (the several-nodes test's PostgreSQL)."""
+    with db.session(write=True) as session:
+        return [
+            record(
+                session,
+                project_id=project_id,
+                type="test.only.slow",
+                actor=None,
+                phrase=Phrase().add("test"),
+                environments=[env],
+                parameters={"steps": steps, "delay": delay},
+                pending=True,
+                queue_key=f"{project_id}:{env}",
+            ).id
+            for _ in range(count)
+        ]
 
 
 def claimed_by(server: ServerProcess, activity_ids: list[str]) -> dict[str, str | None]:

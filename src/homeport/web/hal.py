@@ -10,6 +10,7 @@ from homeport.domain import env_sync
 from homeport.domain.activities import CANCELLABLE_TYPES, is_cancellable
 from homeport.domain.environments import can_pause
 from homeport.domain.policy import ProjectGrants
+from homeport.runtime.document import SUBSCRIPTION
 from homeport.store.models import Activity, Environment, Project
 from homeport.web.schemas import iso
 
@@ -54,15 +55,10 @@ _UNLIMITED = {
     "max_memory": None,
     "max_environments": None,
 }
+# A project's subscription: a deployment's, plus the plan and its (absent) limits.
 _SUBSCRIPTION: dict[str, Any] = {
-    "license_uri": "",
+    **SUBSCRIPTION,
     "plan": "development",
-    "storage": 0,
-    "included_users": 0,
-    "subscription_management_uri": "",
-    "restricted": False,
-    "suspended": False,
-    "user_licenses": 0,
     "resources": {
         "container_profiles": False,
         "production": _UNLIMITED,
