@@ -713,14 +713,7 @@ class FakeApiServer:
             raise Reply(204)
         if path == "/projects":
             if method == "GET":
-                raise Reply(
-                    200,
-                    [
-                        self.project_view(p, user_id)
-                        for p in self.projects.values()
-                        if self.perms(p["id"], user_id)
-                    ],
-                )
+                raise Reply(200, self.project_page(req, user_id))
             if method == "POST":
                 body = req.json()
                 pid = f"proj{next(self.counter)}"
@@ -741,6 +734,27 @@ class FakeApiServer:
             if found is None or not self.perms(pid, user_id):
                 raise error(404, "Project not found")
             self.project_routes(req, user_id, found, rest, h)
+
+    def project_page(self, req: Request, user_id: str) -> dict[str, Any]:
+        """Homeport's paged `GET /projects`: `page[size]` (default 100), `sort` (ties in
+        creation order), cursors in `_links` (here, opaquely, the offset)."""
+        visible = [
+            self.project_view(p, user_id)
+            for p in self.projects.values()
+            if self.perms(p["id"], user_id)
+        ]
+        sort = req.query.get("sort", ["created_at"])[0]
+        key = sort.lstrip("-")
+        visible.sort(key=lambda p: str(p.get(key) or "").lower(), reverse=sort.startswith("-"))
+        size = int(req.query.get("page[size]", ["100"])[0])
+        start = int(req.query.get("page[after]", ["o0"])[0][1:])
+        links: dict[str, Any] = {"self": {"href": "/projects"}}
+        if start + size < len(visible):
+            links["next"] = {
+                "href": f"/projects?page[size]={size}&sort={sort}&page[after]=o{start + size}"
+            }
+        items = visible[start : start + size]
+        return {"count": len(visible), "items": items, "_links": links}
 
     def token(self, req: Request) -> None:
         form = req.form()

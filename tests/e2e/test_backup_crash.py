@@ -129,8 +129,12 @@ def test_killed_backup_leaves_nothing_restorable(cluster: Cluster) -> None:
     worker = cluster.start_worker(slow=0.05)
     body = cluster.call("POST", f"/projects/{pid}/environments/main/backup", {"safe": True})
     aid = body["_embedded"]["activities"][0]["id"]
-    # Killed after the archive was stored, while it is read back: the worst moment.
-    cluster.wait(pid, aid, "Verified")
+    # Killed after the archive was stored and checked, before the backup is recorded:
+    # the worst moment.
+    deadline = time.monotonic() + 30
+    while "Stored and checked" not in cluster.log(pid, aid):
+        assert time.monotonic() < deadline, cluster.log(pid, aid)
+        time.sleep(0.05)
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     assert cluster.activity(pid, aid)["state"] == "in_progress"

@@ -208,6 +208,54 @@ def test_a_console_session_from_one_node_works_on_the_other(nodes: Nodes) -> Non
         assert page.status_code == 200 and "console@example.com" in page.text
 
 
+def _warm(nodes: Nodes, token: str) -> None:
+    """Use ``token`` on both nodes, twice: each node now has it in its grant cache."""
+    for node in (nodes.a, nodes.b, nodes.a, nodes.b):
+        assert node.call("GET", "/users/me", token)[0] == 200
+
+
+def test_a_cached_token_revoked_on_one_node_is_refused_on_the_other_at_once(
+    nodes: Nodes,
+) -> None:
+    who: Person = nodes.target.person("cached-revoked@example.com")
+    bystander: Person = nodes.target.person("bystander@example.com")
+    _warm(nodes, who.token)
+    _warm(nodes, bystander.token)
+    # RFC 7009 revocation of the access token itself, on A.
+    status, _ = nodes.a.call("POST", "/oauth2/revoke", form={"token": who.token})
+    assert status == 200
+    assert nodes.b.call("GET", "/users/me", who.token)[0] == 401
+    assert nodes.a.call("GET", "/users/me", who.token)[0] == 401
+    # Everyone else's tokens are checked again, and still work.
+    assert nodes.b.call("GET", "/users/me", bystander.token)[0] == 200
+    # A fresh token of the same API token works on both nodes.
+    fresh = nodes.a.exchange(who.api_token)
+    _warm(nodes, fresh)
+
+
+def test_a_deactivated_account_is_refused_on_every_node_at_once(nodes: Nodes) -> None:
+    who: Person = nodes.target.person("deactivated@example.com", machine=True)
+    _warm(nodes, who.token)
+    # Deactivated by the operator's command: a third process on the same database.
+    done = nodes.a.homeport("user:deactivate", who.email)
+    assert done.returncode == 0, done.stderr
+    assert nodes.b.call("GET", "/users/me", who.token)[0] == 401
+    assert nodes.a.call("GET", "/users/me", who.token)[0] == 401
+
+
+def test_a_change_to_an_account_is_seen_by_every_node(nodes: Nodes) -> None:
+    who: Person = nodes.target.person("promoted@example.com")
+    _warm(nodes, who.token)
+    assert nodes.b.call("GET", "/users/me", who.token)[1]["is_platform_admin"] is False
+    with nodes.db.session(write=True) as session:
+        account = session.get(Account, who.id)
+        assert account is not None
+        account.is_admin = True
+    for node in (nodes.a, nodes.b):
+        status, me = node.call("GET", "/users/me", who.token)
+        assert status == 200 and me["is_platform_admin"] is True
+
+
 # Last: its failures hold the loopback address's allowance for a minute.
 def test_sign_in_limits_count_attempts_on_every_node(nodes: Nodes) -> None:
     nodes.target.person("guarded@example.com", password="the right password")

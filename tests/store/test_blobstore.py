@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import signal
 import socket
@@ -17,12 +19,19 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from botocore.exceptions import ClientError
 
-from homeport.domain.backup_archive import restore_archive, verify_archive, write_archive
+from homeport.domain.backup_archive import (
+    ArchiveError,
+    restore_archive,
+    verify_archive,
+    write_archive,
+)
 from homeport.store.blobstore import (
     BlobNotFound,
     BlobStore,
     BlobStoreError,
+    ChecksumMismatch,
     InvalidKey,
     LocalBlobStore,
     S3BlobStore,
@@ -421,3 +430,201 @@ def test_backup_to_s3_and_restore(s3_endpoint: str, tmp_path: Path) -> None:
         source / "uploads" / "a.bin"
     ).read_bytes()
     assert os.readlink(target / "latest") == "uploads/a.bin"
+
+
+# --------------------------------------------------------------------------- checked puts
+#
+# A backup is not read back after it is stored: the store's own digest of what it
+# received is compared with the digest of the bytes the archive writer produced. These
+# tests fail if that check is skipped or answers without looking at the bytes.
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_local_put_returns_the_digest_of_what_it_stored(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    payload = os.urandom(3 << 20)
+    source = tmp_path / "a.bin"
+    source.write_bytes(payload)
+    assert store.put("p/copied", source) == _sha256(payload)
+    assert store.put("p/checked", source, sha256=_sha256(payload)) == _sha256(payload)
+    assert store.put("p/moved", source, move=True) == _sha256(payload)
+    with store.open("p/moved") as stream:
+        assert stream.read() == payload
+
+
+def test_local_put_refuses_bytes_that_are_not_the_ones_written(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    source = tmp_path / "a.bin"
+    written = os.urandom(1 << 20)
+    source.write_bytes(written)
+    # The file changed after its digest was taken (a torn or corrupted spool).
+    source.write_bytes(written[:-1] + bytes([written[-1] ^ 1]))
+    with pytest.raises(ChecksumMismatch, match="was not stored"):
+        store.put("p/b.tar.zst", source, sha256=_sha256(written))
+    assert not store.exists("p/b.tar.zst")
+    assert list((tmp_path / "blobs").rglob(".tmp-*")) == []
+
+
+def test_a_move_across_filesystems_is_copied_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    source = tmp_path / "spool.tar.zst"
+    written = os.urandom(1 << 20)
+    source.write_bytes(written[:1000] + b"X" + written[1001:])
+    real_rename = os.rename
+
+    def rename(src: Any, dst: Any) -> None:
+        if Path(src) == source:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(ChecksumMismatch):
+        store.put("p/b.tar.zst", source, move=True, sha256=_sha256(written))
+    assert source.exists()  # not consumed by a failed put
+    assert not store.exists("p/b.tar.zst")
+    source.write_bytes(written)
+    assert store.put("p/b.tar.zst", source, move=True, sha256=_sha256(written))
+    assert not source.exists()
+    with store.open("p/b.tar.zst") as stream:
+        assert stream.read() == written
+
+
+class _CorruptingClient:
+    """A real client that damages one uploaded part on the way, keeping its checksum
+    header: the server receives other bytes than were sent."""
+
+    def __init__(self, real: Any, *, keep_checksums: bool = True) -> None:
+        self._real = real
+        self._keep_checksums = keep_checksums
+        self.corrupt = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def upload_part(self, **kwargs: Any) -> Any:
+        if self.corrupt and kwargs["PartNumber"] == 1:
+            body = bytearray(kwargs["Body"])
+            body[len(body) // 2] ^= 0xFF
+            kwargs["Body"] = bytes(body)
+        return self._real.upload_part(**kwargs)
+
+    def head_object(self, **kwargs: Any) -> Any:
+        head = self._real.head_object(**kwargs)
+        if not self._keep_checksums:  # a service that keeps no checksums
+            head.pop("ChecksumSHA256", None)
+        return head
+
+
+def _no_uploads_left(store: S3BlobStore) -> bool:
+    return not store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [300_000, (11 << 20) + 7])
+def test_s3_put_reports_the_checksum_it_received(
+    s3_endpoint: str, tmp_path: Path, size: int
+) -> None:
+    base = s3_store(s3_endpoint, "s3://homeport-checked")
+    store = S3BlobStore(
+        base.bucket, "c", base.client, part_size=5 << 20, multipart_threshold=5 << 20
+    )
+    payload = os.urandom(size)
+    source = tmp_path / "a.bin"
+    source.write_bytes(payload)
+    assert store.put("a", source, sha256=_sha256(payload)) == _sha256(payload)
+    head = store.client.head_object(Bucket=store.bucket, Key="c/a", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"]  # S3 computed and kept a checksum of what it received
+    with store.open("a") as stream:
+        assert stream.read() == payload
+
+
+@pytest.mark.slow
+def test_s3_put_refuses_a_file_that_is_not_the_one_written(
+    s3_endpoint: str, tmp_path: Path
+) -> None:
+    store = s3_store(s3_endpoint, "s3://homeport-checked")
+    source = tmp_path / "a.bin"
+    written = os.urandom(300_000)
+    source.write_bytes(written[::-1])
+    with pytest.raises(ChecksumMismatch):
+        store.put("wrong", source, move=True, sha256=_sha256(written))
+    assert source.exists()
+    assert not store.exists("wrong")
+    assert _no_uploads_left(store)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keep_checksums", [True, False])
+def test_s3_put_catches_bytes_damaged_on_the_way(
+    s3_endpoint: str, tmp_path: Path, keep_checksums: bool
+) -> None:
+    base = s3_store(s3_endpoint, "s3://homeport-checked")
+    client = _CorruptingClient(base.client, keep_checksums=keep_checksums)
+    store = S3BlobStore(
+        base.bucket, "d", cast(Any, client), part_size=5 << 20, multipart_threshold=5 << 20
+    )
+    payload = os.urandom((11 << 20) + 7)
+    source = tmp_path / "a.bin"
+    source.write_bytes(payload)
+    with pytest.raises((ChecksumMismatch, ClientError)):
+        store.put("damaged", source, sha256=_sha256(payload))
+    assert not store.exists("damaged")
+    assert _no_uploads_left(store)
+    client.corrupt = False
+    assert store.put("damaged", source, sha256=_sha256(payload)) == _sha256(payload)
+
+
+def _corrupt_stored(store: BlobStore, key: str, tmp_path: Path) -> None:
+    """Flip a byte in the middle of a stored blob, behind the store's back."""
+    if isinstance(store, LocalBlobStore):
+        path = store.root / key
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        return
+    assert isinstance(store, S3BlobStore)
+    name = f"{store.prefix}/{key}" if store.prefix else key
+    data = bytearray(store.client.get_object(Bucket=store.bucket, Key=name)["Body"].read())
+    data[len(data) // 2] ^= 0xFF
+    store.client.put_object(Bucket=store.bucket, Key=name, Body=bytes(data))
+
+
+def _backup_then_corrupt_then_restore(store: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "env-data"
+    (source / "uploads").mkdir(parents=True)
+    (source / "uploads" / "a.bin").write_bytes(os.urandom(2 << 20))
+    (source / "notes.txt").write_text("hello\n" * 1000)
+    spool = tmp_path / "spool.tar.zst"
+    written = write_archive(source, spool, {})
+    key = "project-1/main/backup-1.tar.zst"
+    assert store.put(key, spool, move=True, sha256=written.archive_sha256)
+    target = tmp_path / "restored"
+    target.mkdir()
+    (target / "kept.txt").write_text("the data before the restore")
+    _corrupt_stored(store, key, tmp_path)
+    with pytest.raises(ArchiveError):
+        restore_archive(
+            lambda: store.open(key), target, expected_manifest_sha256=written.manifest_sha256
+        )
+    assert [p.name for p in target.iterdir()] == ["kept.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("restored.")) == []
+    with pytest.raises(ArchiveError), store.open(key) as stream:
+        verify_archive(stream, expected_manifest_sha256=written.manifest_sha256)
+
+
+def test_a_local_blob_corrupted_after_it_was_stored_is_refused_at_restore(
+    tmp_path: Path,
+) -> None:
+    _backup_then_corrupt_then_restore(LocalBlobStore(tmp_path / "blobs"), tmp_path)
+
+
+@pytest.mark.slow
+def test_an_s3_blob_corrupted_after_it_was_stored_is_refused_at_restore(
+    s3_endpoint: str, tmp_path: Path
+) -> None:
+    _backup_then_corrupt_then_restore(s3_store(s3_endpoint, "s3://homeport-rot/x"), tmp_path)

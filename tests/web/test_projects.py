@@ -72,7 +72,7 @@ def test_validation(api: Api, admin: str) -> None:
     ):
         err = assert_error(api.post("/projects", admin, json=body), 400)
         assert field in err["detail"], (body, err)
-    assert api.get("/projects", admin).json() == []
+    assert api.get("/projects", admin).json()["items"] == []
 
 
 def test_patch_title_records_activity(api: Api, admin: str) -> None:
@@ -89,8 +89,8 @@ def test_patch_title_records_activity(api: Api, admin: str) -> None:
 def test_listing_and_me(api: Api, admin: str) -> None:
     pid = api.post("/projects", admin, json={"title": "A"}).json()["_embedded"]["entity"]["id"]
     stranger = api.login_new("eve@example.com")
-    assert [p["id"] for p in api.get("/projects", admin).json()] == [pid]
-    assert api.get("/projects", stranger).json() == []
+    assert [p["id"] for p in api.get("/projects", admin).json()["items"]] == [pid]
+    assert api.get("/projects", stranger).json()["items"] == []
     me = api.get("/me", admin).json()
     assert [p["id"] for p in me["projects"]] == [pid]
     assert me["projects"][0]["endpoint"].endswith(f"/projects/{pid}")

@@ -82,6 +82,10 @@ def error_message(body: Any) -> str:
     return text.strip()
 
 
+# The largest page `GET /projects` serves.
+PROJECT_PAGE_MAX = 200
+
+
 class Api:
     """Authenticated JSON access to one Homeport (or Platform.sh-compatible) server."""
 
@@ -231,15 +235,50 @@ class Api:
         return data if isinstance(data, dict) else None
 
     def projects(self) -> list[dict[str, Any]]:
-        """The caller's projects: Homeport's `GET /projects`, else the legacy `/me`."""
-        resp = self.raw("GET", "/projects")
+        """All the caller's projects: Homeport's `GET /projects` (page after page; a
+        plain array from older servers), else the legacy `/me`."""
+        resp = self.raw("GET", "/projects", params={"page[size]": PROJECT_PAGE_MAX})
         if resp.status in (404, 405):
             me = self.get("/me")
             items = me.get("projects", []) if isinstance(me, dict) else []
-        else:
-            data = self.check(resp, "GET", "/projects")
-            items = data.get("items", data.get("projects", [])) if isinstance(data, dict) else data
-        return [p for p in items or [] if isinstance(p, dict)]
+            return [p for p in items or [] if isinstance(p, dict)]
+        data = self.check(resp, "GET", "/projects")
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while True:
+            if not isinstance(data, dict):
+                items = data
+            else:
+                items = data.get("items", data.get("projects", []))
+            fresh = [p for p in items or [] if isinstance(p, dict) and str(p.get("id")) not in seen]
+            out.extend(fresh)
+            seen.update(str(p.get("id")) for p in fresh)
+            href = link(data, "next") if isinstance(data, dict) else None
+            if not href or not fresh:
+                return out
+            data = self.get(href)
+
+    def projects_page(
+        self, size: int, sort: str, page: int
+    ) -> tuple[list[dict[str, Any]], int] | None:
+        """Page ``page`` (from 1) of ``size`` projects in ``sort`` order and how many there
+        are, asking only for that page (following `next` links to reach it); None when
+        the server does not page its project list (the caller then lists them all)."""
+        params = {"page[size]": size, "sort": sort}
+        resp = self.raw("GET", "/projects", params=params)
+        if resp.status in (400, 404, 405):
+            return None
+        data = self.check(resp, "GET", "/projects")
+        for _ in range(page - 1):
+            href = link(data, "next") if isinstance(data, dict) else None
+            if not href:
+                data = {**data, "items": []} if isinstance(data, dict) else data
+                break
+            data = self.get(href)
+        if not isinstance(data, dict) or not isinstance(data.get("count"), int):
+            return None
+        items = [p for p in data.get("items") or [] if isinstance(p, dict)]
+        return items, int(data["count"])
 
     def environments(self, project: Mapping[str, Any]) -> list[dict[str, Any]]:
         """All environments of a project (a plain array in the API)."""

@@ -9,12 +9,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, false, func, or_, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from homeport.domain.errors import Conflict, Invalid, NotFound
 from homeport.domain.ids import short_id
-from homeport.store.models import Account, Activity, ActivityLog
+from homeport.store.models import (
+    Account,
+    Activity,
+    ActivityEnvironment,
+    ActivityLog,
+    Environment,
+)
 from homeport.store.types import utcnow
 
 STATES = ("pending", "in_progress", "complete", "cancelled")
@@ -132,6 +149,11 @@ def record(
         started_at=None if pending else now,
         completed_at=None if pending else now,
     )
+    # The normalised copy that environment lists and visibility look up by index.
+    activity.environment_rows = [
+        ActivityEnvironment(environment=name, project_id=project_id, created_at=now)
+        for name in dict.fromkeys(environments)
+    ]
     session.add(activity)
     lines = list(log) or ([] if pending else [phrase.text])
     if flush or lines:
@@ -204,8 +226,14 @@ def _like_escape(value: str) -> str:
 
 
 def _type_condition(pattern: str) -> ColumnElement[bool]:
-    """``*``/``%`` wildcards; a name without a dot also matches ``<prefix>.<name>``."""
+    """``*``/``%`` wildcards; a name without a dot also matches ``<prefix>.<name>``.
+
+    A full type name without wildcards is an equality (types are lower case, and SQLite's
+    LIKE ignores ASCII case), so the (project, type, time) index serves it.
+    """
     pattern = pattern.strip()
+    if "." in pattern and "*" not in pattern and "%" not in pattern:
+        return Activity.type == pattern.lower()
     like = _like_escape(pattern).replace("*", "%").replace("\\%", "%")
     conditions = [Activity.type.like(like, escape="\\")]
     if "." not in pattern:
@@ -214,11 +242,28 @@ def _type_condition(pattern: str) -> ColumnElement[bool]:
 
 
 def env_condition(names: Iterable[str]) -> ColumnElement[bool]:
-    """Activities that concern any of ``names`` (environment names are quote-free)."""
-    # Compare the stored JSON text, not a JSON-encoded pattern.
-    as_text = type_coerce(Activity.environments, Text)
-    conds = [as_text.like(f'%"{_like_escape(name)}"%', escape="\\") for name in names]
-    return or_(*conds) if conds else false()
+    """Activities that concern any of ``names`` (a look-up in activity_environments)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return false()
+    return exists().where(
+        ActivityEnvironment.activity_pk == Activity.pk,
+        ActivityEnvironment.environment.in_(wanted),
+    )
+
+
+def env_type_condition(project_id: str, env_types: Iterable[str]) -> ColumnElement[bool]:
+    """Activities that concern an existing environment of one of ``env_types``: one
+    join, however many environments the project has."""
+    types = sorted(set(env_types))
+    if not types:
+        return false()
+    return exists().where(
+        ActivityEnvironment.activity_pk == Activity.pk,
+        Environment.project_id == project_id,
+        Environment.name == ActivityEnvironment.environment,
+        Environment.type.in_(types),
+    )
 
 
 def no_environment() -> ColumnElement[bool]:
@@ -253,21 +298,56 @@ def list_activities(
     project_id: str,
     flt: ActivityFilter,
     visible: ColumnElement[bool] | None = None,
+    environment: str | None = None,
 ) -> Sequence[Activity]:
-    """Activities newest first; ``starts_at`` is an inclusive upper bound on created_at."""
+    """Activities newest first; ``starts_at`` is an inclusive upper bound on created_at.
+
+    With ``environment``, only that environment's, read in order from the
+    (project, environment, time) index of activity_environments.
+    """
     flt.validate()
+    if environment is not None:
+        return _list_environment_activities(session, project_id, flt, visible, environment)
     query = select(Activity).where(Activity.project_id == project_id)
     if visible is not None:
         query = query.where(visible)
+    query = _filtered(query, flt)
+    if flt.starts_at is not None:
+        query = query.where(Activity.created_at <= flt.starts_at)
+    query = query.order_by(Activity.created_at.desc(), Activity.pk.desc()).limit(flt.count)
+    return session.scalars(query).all()
+
+
+def _filtered(query: Any, flt: ActivityFilter) -> Any:
     if flt.types:
         query = query.where(or_(*(_type_condition(t) for t in flt.types)))
     if flt.states:
         query = query.where(Activity.state.in_(flt.states))
     if flt.results:
         query = query.where(Activity.result.in_(flt.results))
+    return query
+
+
+def _list_environment_activities(
+    session: Session,
+    project_id: str,
+    flt: ActivityFilter,
+    visible: ColumnElement[bool] | None,
+    environment: str,
+) -> Sequence[Activity]:
+    ae = ActivityEnvironment
+    query = (
+        select(Activity)
+        .join(ae, ae.activity_pk == Activity.pk)
+        .where(ae.project_id == project_id, ae.environment == environment)
+    )
+    if visible is not None:
+        query = query.where(visible)
+    query = _filtered(query, flt)
     if flt.starts_at is not None:
-        query = query.where(Activity.created_at <= flt.starts_at)
-    query = query.order_by(Activity.created_at.desc(), Activity.pk.desc()).limit(flt.count)
+        query = query.where(ae.created_at <= flt.starts_at)
+    # ae.created_at is the activity's own; ordering by the index's columns walks it.
+    query = query.order_by(ae.created_at.desc(), ae.activity_pk.desc()).limit(flt.count)
     return session.scalars(query).all()
 
 

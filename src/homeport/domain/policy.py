@@ -8,7 +8,7 @@ where its documents disagree (see docs/design.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -261,6 +261,42 @@ class ProjectGrants:
     def can_change_type(self, old_type: str, new_type: str) -> bool:
         """Moving an environment between types needs admin on both."""
         return self.can_env("edit", old_type) and self.can_env("edit", new_type)
+
+
+def load_grants_many(
+    session: Session, account: Account, projects: Sequence[Project]
+) -> dict[str, ProjectGrants]:
+    """The account's roles on each of ``projects``, in two queries however many."""
+    ids = [p.id for p in projects]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ProjectAccess.project_id, ProjectAccess.role).where(
+            ProjectAccess.account_id == account.id, ProjectAccess.project_id.in_(ids)
+        )
+    ).all()
+    project_roles = {project_id: role for project_id, role in rows}
+    type_roles: dict[str, dict[str, str]] = {}
+    for project_id, env_type, role in session.execute(
+        select(
+            EnvironmentTypeAccess.project_id,
+            EnvironmentTypeAccess.env_type,
+            EnvironmentTypeAccess.role,
+        ).where(
+            EnvironmentTypeAccess.account_id == account.id,
+            EnvironmentTypeAccess.project_id.in_(ids),
+        )
+    ).all():
+        type_roles.setdefault(project_id, {})[env_type] = role
+    return {
+        p.id: ProjectGrants(
+            account=account,
+            project=p,
+            project_role=project_roles.get(p.id),
+            type_roles=type_roles.get(p.id, {}),
+        )
+        for p in projects
+    }
 
 
 def load_grants(session: Session, account: Account, project: Project) -> ProjectGrants:

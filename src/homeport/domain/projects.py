@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import String, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from homeport.domain import activities
@@ -105,11 +109,129 @@ def get_project(session: Session, project_id: str) -> Project:
 
 def projects_of(session: Session, account: Account) -> Sequence[Project]:
     """The projects ``account`` holds a role on (every project for platform admins)."""
-    query = select(Project).order_by(Project.created_at, Project.id)
+    return session.scalars(_member_query(account).order_by(Project.created_at, Project.id)).all()
+
+
+# `sort` values of a project list (a leading `-` for descending).
+SORTS = ("created_at", "updated_at", "id", "title")
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    """One page of a project list, and what the next and previous pages start from."""
+
+    projects: Sequence[Project]
+    total: int
+    next_after: str | None
+    previous_before: str | None
+
+
+def _member_query(account: Account) -> Any:
+    query = select(Project)
     if not account.is_admin:
         member = select(ProjectAccess.project_id).where(ProjectAccess.account_id == account.id)
         query = query.where(Project.id.in_(member))
-    return session.scalars(query).all()
+    return query
+
+
+def _title_key(session: Session, value: Any) -> Any:
+    """A title compared without regard to ASCII case, in code point order, on both stores
+    (PostgreSQL's "C" collation: its ``lower`` then folds ASCII only, as SQLite's does)."""
+    if session.get_bind().dialect.name == "postgresql":
+        value = value.collate("C")
+    return func.lower(value)
+
+
+def _sort_columns(session: Session, sort: str) -> list[tuple[Any, bool, str]]:
+    """(expression, descending, attribute) in order: the key, then created_at and id
+    ascending, as a stable sort of the created_at order would leave ties."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        raise Invalid.field("sort", f"Sort by one of: {', '.join(SORTS)} (- for descending).")
+    column: Any = getattr(Project, key)
+    if key == "title":
+        column = _title_key(session, column)
+    out = [(column, descending, key)]
+    if key in ("title", "updated_at"):
+        out.append((Project.created_at, False, "created_at"))
+    if key != "id":
+        out.append((Project.id, False, "id"))
+    return out
+
+
+def _cursor(project: Project, columns: list[tuple[Any, bool, str]]) -> str:
+    values = []
+    for _, _, attr in columns:
+        value = getattr(project, attr)
+        values.append(value.isoformat() if isinstance(value, datetime) else value)
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _after(
+    session: Session, cursor: str, columns: list[tuple[Any, bool, str]], backwards: bool
+) -> Any:
+    """Rows beyond ``cursor`` in the list's order (before it when ``backwards``)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValueError
+        typed: list[Any] = []
+        for value, (_, _, attr) in zip(values, columns, strict=True):
+            if not isinstance(value, str):
+                raise ValueError
+            typed.append(datetime.fromisoformat(value) if attr.endswith("_at") else value)
+            if attr.endswith("_at") and typed[-1].tzinfo is None:
+                raise ValueError
+    except ValueError:
+        raise Invalid.field("page", "Not a cursor from this list's links.") from None
+    bound = [
+        _title_key(session, literal(value, String())) if attr == "title" else value
+        for value, (_, _, attr) in zip(typed, columns, strict=True)
+    ]
+    options = []
+    for i, (column, descending, _) in enumerate(columns):
+        beyond = column < bound[i] if descending != backwards else column > bound[i]
+        options.append(and_(*(columns[j][0] == bound[j] for j in range(i)), beyond))
+    return or_(*options)
+
+
+def projects_page(
+    session: Session,
+    account: Account,
+    size: int = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+    before: str | None = None,
+    sort: str = "created_at",
+) -> ProjectPage:
+    """A page of the projects ``account`` may see, in ``sort`` order, after (or before)
+    a cursor from an earlier page's links: a constant number of statements."""
+    columns = _sort_columns(session, sort)
+    base = _member_query(account)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    query = base
+    backwards = before is not None
+    if after is not None:
+        query = query.where(_after(session, after, columns, backwards=False))
+    if before is not None:
+        query = query.where(_after(session, before, columns, backwards=True))
+    order = [(c.desc() if descending != backwards else c.asc()) for c, descending, _ in columns]
+    rows = list(session.scalars(query.order_by(*order).limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    next_after = previous_before = None
+    if rows:
+        # Going forward, more rows mean a next page, and a cursor means pages before
+        # it; going backwards, the other way round.
+        if (more and not backwards) or before is not None:
+            next_after = _cursor(rows[-1], columns)
+        if (more and backwards) or after is not None:
+            previous_before = _cursor(rows[0], columns)
+    return ProjectPage(rows, total, next_after, previous_before)
 
 
 def update_project(

@@ -7,12 +7,13 @@ import base64
 import html
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from homeport.domain import activities
 from homeport.domain.activities import Phrase, env_markup
@@ -106,21 +107,57 @@ def _own(session: Session, project: Project, env: Environment | None) -> list[Va
     return list(session.scalars(query.order_by(Variable.name)))
 
 
+def _own_many(
+    session: Session,
+    project: Project,
+    levels: Sequence[Environment | None],
+    name: str | None = None,
+) -> dict[str, list[Variable]]:
+    """Scope → its variables (by name), for several levels in one query."""
+    scopes = [scope_key(level) for level in levels]
+    query = select(Variable).where(Variable.project_id == project.id, Variable.scope.in_(scopes))
+    if name is not None:
+        query = query.where(Variable.name == name)
+    out: dict[str, list[Variable]] = {scope: [] for scope in scopes}
+    for row in session.scalars(query.order_by(Variable.name)):
+        out[row.scope].append(row)
+    return out
+
+
+# Far beyond any real chain of environments; only bounds a parent cycle, were one stored.
+_MAX_DEPTH = 1000
+
+
 def ancestors(session: Session, env: Environment) -> list[Environment]:
-    """The environment's parent, grandparent, ... (nearest first)."""
-    by_name = {
-        e.name: e
-        for e in session.scalars(
-            select(Environment).where(Environment.project_id == env.project_id)
+    """The environment's parent, grandparent, ... (nearest first), in one query."""
+    if env.parent is None:
+        return []
+    chain = (
+        select(Environment.name, Environment.parent, literal(1).label("depth"))
+        .where(Environment.project_id == env.project_id, Environment.name == env.parent)
+        .cte("chain", recursive=True)
+    )
+    step = aliased(Environment)
+    chain = chain.union_all(
+        select(step.name, step.parent, chain.c.depth + 1).where(
+            step.project_id == env.project_id,
+            step.name == chain.c.parent,
+            chain.c.depth < _MAX_DEPTH,
         )
-    }
-    chain, seen = [], {env.name}
-    walk = env.parent
-    while walk is not None and walk in by_name and walk not in seen:
-        seen.add(walk)
-        chain.append(by_name[walk])
-        walk = by_name[walk].parent
-    return chain
+    )
+    rows = session.execute(
+        select(Environment)
+        .join(chain, Environment.name == chain.c.name)
+        .where(Environment.project_id == env.project_id)
+        .order_by(chain.c.depth)
+    ).scalars()
+    found, seen = [], {env.name}
+    for row in rows:
+        if row.name in seen:  # a cycle: stop where the walk would have
+            break
+        seen.add(row.name)
+        found.append(row)
+    return found
 
 
 @dataclass(frozen=True)
@@ -137,14 +174,16 @@ def list_project(session: Session, project: Project) -> list[Listed]:
     return [Listed(v, False, None) for v in _own(session, project, None)]
 
 
-def list_environment(session: Session, project: Project, env: Environment) -> list[Listed]:
+def list_environment(
+    session: Session, project: Project, env: Environment, name: str | None = None
+) -> list[Listed]:
     """The environment's own variables, plus the nearest enabled inheritable ancestor's
-    definition of every other name (marked inherited)."""
-    out: dict[str, Listed] = {
-        v.name: Listed(v, False, env.name) for v in _own(session, project, env)
-    }
-    for ancestor in ancestors(session, env):
-        for v in _own(session, project, ancestor):
+    definition of every other name (marked inherited): two queries, however deep."""
+    chain = ancestors(session, env)
+    by_scope = _own_many(session, project, [env, *chain], name)
+    out: dict[str, Listed] = {v.name: Listed(v, False, env.name) for v in by_scope[scope_key(env)]}
+    for ancestor in chain:
+        for v in by_scope[scope_key(ancestor)]:
             if v.name not in out and v.is_enabled and v.is_inheritable:
                 out[v.name] = Listed(v, True, ancestor.name)
     return [out[name] for name in sorted(out)]
@@ -152,9 +191,12 @@ def list_environment(session: Session, project: Project, env: Environment) -> li
 
 def get_listed(session: Session, project: Project, env: Environment | None, name: str) -> Listed:
     """One variable by name at a level; raises NotFound (with code 404)."""
-    found = (
-        list_project(session, project) if env is None else list_environment(session, project, env)
-    )
+    if env is None:
+        found = [
+            Listed(v, False, None) for v in _own_many(session, project, [None], name)["project"]
+        ]
+    else:
+        found = list_environment(session, project, env, name)
     for item in found:
         if item.row.name == name:
             return item
@@ -401,14 +443,16 @@ class ProcessEnvironment:
 def effective(session: Session, project: Project, env: Environment) -> dict[str, Variable]:
     """Name → the definition that applies on ``env``: its own enabled one, else the
     nearest ancestor's enabled inheritable one, else the project's."""
-    chosen: dict[str, Variable] = {v.name: v for v in _own(session, project, None)}
+    chain = ancestors(session, env)
+    by_scope = _own_many(session, project, [None, env, *chain])
+    chosen: dict[str, Variable] = {v.name: v for v in by_scope["project"]}
     inherited: dict[str, Variable] = {}
-    for ancestor in reversed(ancestors(session, env)):  # farthest first; nearer overwrite
-        for v in _own(session, project, ancestor):
+    for ancestor in reversed(chain):  # farthest first; nearer overwrite
+        for v in by_scope[scope_key(ancestor)]:
             if v.is_enabled and v.is_inheritable:
                 inherited[v.name] = v
     chosen |= inherited
-    for v in _own(session, project, env):
+    for v in by_scope[scope_key(env)]:
         if v.is_enabled:
             chosen[v.name] = v
     return chosen

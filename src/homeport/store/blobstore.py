@@ -12,6 +12,14 @@ Both offer the same guarantee: a blob is either absent or complete. The local st
 writes under a hidden temporary name in the blob's own directory, fsyncs, renames and
 fsyncs the directory; S3 only shows an object once its upload has finished.
 
+``put`` also checks what was stored, so that a backup need not be read back: given the
+SHA-256 of the bytes the caller wrote, it fails with :class:`ChecksumMismatch` (storing
+nothing) unless the stored blob has exactly that digest. The local store hashes the
+bytes as it copies them (a move within one filesystem renames the very file the caller
+wrote, hashed and fsynced, so there is nothing to copy or check); S3 receives every part
+with its SHA-256, checks it on arrival, and reports the checksum it computed over the
+parts, which must be the one computed here from the same bytes.
+
 Keys are ``/``-separated paths of segments made of letters, digits, ``.``, ``_`` and ``-``,
 each starting with a letter or digit (so never ``.``, ``..`` or a hidden name), at most
 512 characters in all: nothing can escape the store's root, and the local store's hidden
@@ -20,16 +28,20 @@ temporary files can never be mistaken for blobs.
 
 from __future__ import annotations
 
+import base64
 import errno
+import hashlib
 import io
 import os
 import re
 import tempfile
 import time
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
@@ -45,6 +57,10 @@ _COPY_CHUNK = 1 << 20
 
 class BlobStoreError(Exception):
     """The blob store is misconfigured or failed; the message is safe to show."""
+
+
+class ChecksumMismatch(BlobStoreError):
+    """The store did not receive the bytes it was given (a put fails; nothing is stored)."""
 
 
 class InvalidKey(BlobStoreError, ValueError):
@@ -79,12 +95,17 @@ def validate_prefix(prefix: str) -> str:
 class BlobStore(Protocol):
     """Where backup archives live. Every method validates its key first."""
 
-    def put(self, key: str, source: Path, *, move: bool = False) -> None:
+    def put(self, key: str, source: Path, *, move: bool = False, sha256: str | None = None) -> str:
         """Store the file ``source`` under ``key`` atomically, replacing any older blob.
 
         With ``move`` the source file is consumed: the local store renames it into place
         when it is on the same filesystem (no copy), and every store deletes it after a
         successful put. The source must be complete and no longer written to.
+
+        Returns the SHA-256 (hex) of the stored blob, as the store established it while
+        receiving it. With ``sha256`` (the digest of the bytes the caller wrote), a blob
+        whose bytes differ is never left under ``key``: the put raises
+        :class:`ChecksumMismatch`.
         """
         ...
 
@@ -139,16 +160,57 @@ def _copy_fd(src: int, dst: int) -> None:
             chunk = chunk[os.write(dst, chunk) :]
 
 
-def _atomic_copy(source: Path, dest: Path) -> None:
-    """Copy ``source`` to ``dest`` so that ``dest`` is never seen incomplete."""
+def _hashing_copy(src: int, dst: int) -> str:
+    """Copy until end of file through memory, hashing what is written; the SHA-256 (hex)."""
+    digest = hashlib.sha256()
+    buffer = bytearray(_COPY_CHUNK)
+    view = memoryview(buffer)
+    while n := os.readv(src, [view]):
+        chunk = view[:n]
+        digest.update(chunk)
+        while chunk:
+            chunk = chunk[os.write(dst, chunk) :]
+    return digest.hexdigest()
+
+
+def _hash_fd(fd: int) -> str:
+    digest = hashlib.sha256()
+    buffer = bytearray(_COPY_CHUNK)
+    view = memoryview(buffer)
+    while n := os.readv(fd, [view]):
+        digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def _mismatch(label: str, got: str, expected: str) -> ChecksumMismatch:
+    return ChecksumMismatch(
+        f"blob {label!r} was not stored: the store received bytes with SHA-256 {got[:16]}..."
+        f" but was given {expected[:16]}... (the file changed or was corrupted on the way)"
+    )
+
+
+def _atomic_copy(
+    source: Path, dest: Path, *, hashed: bool = False, sha256: str | None = None
+) -> str:
+    """Copy ``source`` to ``dest`` so that ``dest`` is never seen incomplete.
+
+    With ``hashed`` the copy goes through memory and returns the SHA-256 of the bytes
+    written; with ``sha256`` as well, ``dest`` is only put in place if they match.
+    """
     fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=dest.parent)
+    digest = ""
     try:
         try:
             src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                _copy_fd(src, fd)
+                if hashed:
+                    digest = _hashing_copy(src, fd)
+                else:
+                    _copy_fd(src, fd)
             finally:
                 os.close(src)
+            if sha256 is not None and digest != sha256:
+                raise _mismatch(dest.name, digest, sha256)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -158,6 +220,7 @@ def _atomic_copy(source: Path, dest: Path) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(dest.parent)
+    return digest
 
 
 class LocalBlobStore:
@@ -172,10 +235,14 @@ class LocalBlobStore:
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*validate_key(key).split("/"))
 
-    def put(self, key: str, source: Path, *, move: bool = False) -> None:
+    def put(self, key: str, source: Path, *, move: bool = False, sha256: str | None = None) -> str:
         """Copy ``source`` in under a temporary name, fsync it, rename it, fsync the dir.
 
-        With ``move``, a source on the same filesystem is fsync'd and renamed into place.
+        The copy is hashed as it is written and checked against ``sha256`` before it is
+        renamed into place. With ``move``, a source on the same filesystem is fsync'd and
+        renamed into place instead: no byte moves, so the blob is exactly the file the
+        caller wrote, and ``sha256`` (the digest the caller computed while writing it) is
+        the blob's; without ``sha256`` the file is read once to compute it.
         """
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,6 +250,7 @@ class LocalBlobStore:
             fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 os.fsync(fd)  # its data must be durable before its name is
+                digest = sha256 if sha256 is not None else _hash_fd(fd)
             finally:
                 os.close(fd)
             try:
@@ -192,10 +260,11 @@ class LocalBlobStore:
                     raise
             else:
                 _fsync_dir(path.parent)
-                return
-        _atomic_copy(Path(source), path)
+                return digest
+        digest = _atomic_copy(Path(source), path, hashed=True, sha256=sha256)
         if move:
             os.unlink(source)
+        return digest
 
     def open(self, key: str) -> BinaryIO:
         """Open the blob's file for reading."""
@@ -348,6 +417,10 @@ class _S3Reader(io.RawIOBase):
         super().close()
 
 
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
 def _is_not_found(exc: Exception) -> bool:
     response = getattr(exc, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
@@ -383,22 +456,133 @@ class S3BlobStore:
         validate_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, key: str, source: Path, *, move: bool = False) -> None:
-        """Upload ``source``; large files go up in parts, and appear only when complete."""
-        from boto3.s3.transfer import TransferConfig
+    def put(self, key: str, source: Path, *, move: bool = False, sha256: str | None = None) -> str:
+        """Upload ``source`` as a multipart upload checked part by part; it appears only
+        when complete and checked.
 
+        Every part is sent with its SHA-256, which S3 checks on arrival. The parts are
+        read from ``source`` once, hashed as a whole on the way, and the upload is
+        aborted unless that digest is ``sha256``. Once complete, the object's checksum as
+        S3 computed it over the parts it received must be the one expected from those
+        parts; a service that keeps no checksums is read back and hashed instead. On a
+        mismatch the object is deleted (keys of backups are never reused) and
+        :class:`ChecksumMismatch` raised. Files up to ``multipart_threshold`` go up as a
+        single part; larger ones in parts of ``part_size`` (grown so that there are at
+        most 9,000), at most four at a time, which bounds the memory used.
+        """
+        object_key = self._object_key(key)
         size = os.path.getsize(source)
-        # S3 allows 10,000 parts: grow the part size for very large archives, and keep
-        # concurrency modest so memory stays bounded.
-        part = max(self.part_size, -(-size // 9000))
-        config = TransferConfig(
-            multipart_threshold=self.multipart_threshold,
-            multipart_chunksize=part,
-            max_concurrency=4,
-        )
-        self.client.upload_file(str(source), self.bucket, self._object_key(key), Config=config)
+        if size <= self.multipart_threshold:
+            part = max(size, 1)
+        else:
+            part = max(self.part_size, -(-size // 9000))
+        upload_id = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=object_key, ChecksumAlgorithm="SHA256"
+        )["UploadId"]
+        try:
+            whole, parts, digests = self._upload_parts(object_key, upload_id, Path(source), part)
+            if sha256 is not None and whole != sha256:
+                raise _mismatch(key, whole, sha256)
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=object_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": cast(Any, parts)},
+            )
+        except BaseException:
+            with suppress(Exception):
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=object_key, UploadId=upload_id
+                )
+            raise
+        composite = _b64(hashlib.sha256(b"".join(digests)).digest()) + f"-{len(digests)}"
+        try:
+            self._check_stored(key, object_key, size, whole, composite)
+        except BaseException:
+            with suppress(Exception):
+                self.client.delete_object(Bucket=self.bucket, Key=object_key)
+            raise
         if move:
             os.unlink(source)
+        return whole
+
+    _CONCURRENCY = 4
+
+    def _upload_parts(
+        self, object_key: str, upload_id: str, source: Path, part_size: int
+    ) -> tuple[str, list[dict[str, Any]], list[bytes]]:
+        """Send ``source`` in parts; (SHA-256 of all bytes sent, parts, part digests)."""
+        whole = hashlib.sha256()
+        digests: list[bytes] = []
+        parts: list[dict[str, Any]] = []
+        pending: deque[Future[dict[str, Any]]] = deque()
+        with (
+            open(source, "rb") as f,
+            ThreadPoolExecutor(self._CONCURRENCY, thread_name_prefix="s3-upload") as pool,
+        ):
+            number = 0
+            while True:
+                data = f.read(part_size)
+                if not data and number:
+                    break
+                number += 1
+                whole.update(data)
+                digest = hashlib.sha256(data).digest()
+                digests.append(digest)
+                pending.append(
+                    pool.submit(self._upload_part, object_key, upload_id, number, data, digest)
+                )
+                if len(pending) >= self._CONCURRENCY:
+                    parts.append(pending.popleft().result())
+                if len(data) < part_size:
+                    break
+            while pending:
+                parts.append(pending.popleft().result())
+        return whole.hexdigest(), parts, digests
+
+    def _upload_part(
+        self, object_key: str, upload_id: str, number: int, data: bytes, digest: bytes
+    ) -> dict[str, Any]:
+        checksum = _b64(digest)
+        response = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=object_key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum,
+        )
+        return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
+
+    def _check_stored(
+        self, key: str, object_key: str, size: int, whole: str, composite: str
+    ) -> None:
+        """Make sure the stored object is the bytes sent, by the checksum S3 computed."""
+        head = self.client.head_object(Bucket=self.bucket, Key=object_key, ChecksumMode="ENABLED")
+        if int(head["ContentLength"]) != size:
+            raise ChecksumMismatch(
+                f"blob {key!r} was not stored: S3 holds {head['ContentLength']} bytes,"
+                f" {size} were sent"
+            )
+        reported = head.get("ChecksumSHA256")
+        if reported:
+            # A composite checksum (of the parts' checksums), with the part count or
+            # without it; some services report a checksum of the whole object instead.
+            accepted = (composite, composite.rpartition("-")[0], _b64(bytes.fromhex(whole)))
+            if reported not in accepted:
+                raise ChecksumMismatch(
+                    f"blob {key!r} was not stored: S3's checksum {reported} is not the"
+                    f" {composite} of the parts sent"
+                )
+            return
+        # No checksum kept by this service: read the object back and hash it.
+        with self.open(key) as stream:
+            digest = hashlib.sha256()
+            while chunk := stream.read(_COPY_CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != whole:
+            raise _mismatch(key, digest.hexdigest(), whole)
 
     def open(self, key: str) -> BinaryIO:
         """Stream the object; a dropped connection is resumed where it stopped."""

@@ -10,6 +10,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+# Imported for its session hooks: every write that ends a credential moves the shared
+# revocation counter in its own transaction, whichever process makes it.
+from homeport.store import revocations as _revocations  # noqa: F401
+
 
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url``; SQLite files use WAL with a busy timeout.

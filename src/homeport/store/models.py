@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -111,6 +112,17 @@ class AccessGrant(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RevocationCounter(Base):
+    """One row (``id`` 1) whose ``value`` moves with every change that may end a
+    credential's validity, in that change's transaction (store/revocations.py), so
+    each process may cache the grants it checked until the value moves."""
+
+    __tablename__ = "revocation_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class SshKey(Base):
@@ -229,12 +241,16 @@ class Activity(Base):
     """One change or piece of work, with its actor, state, result and log."""
 
     __tablename__ = "activities"
+    # Lists are newest first, ties by insertion order: these serve a page of a project's
+    # activities (optionally of given types) by walking the index, never sorting them all.
+    __table_args__ = (
+        Index("ix_activities_project_created", "project_id", "created_at", "pk"),
+        Index("ix_activities_project_type_created", "project_id", "type", "created_at", "pk"),
+    )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(32), unique=True)
-    project_id: Mapped[str] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True
-    )
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(64), index=True)
     environments: Mapped[list[str]] = mapped_column(JSONText, default=list)
     # Activities with the same queue key run one at a time (one per environment).
@@ -258,6 +274,37 @@ class Activity(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    environment_rows: Mapped[list[ActivityEnvironment]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
+    )
+
+
+class ActivityEnvironment(Base):
+    """One environment an activity concerns (``Activity.environments``, normalised), so
+    environment lists and visibility are index look-ups rather than text searches.
+
+    ``project_id`` and ``created_at`` are the activity's own, copied so a page of an
+    environment's activities is read in order straight from the index.
+    """
+
+    __tablename__ = "activity_environments"
+    __table_args__ = (
+        Index(
+            "ix_activity_environments_project_env_created",
+            "project_id",
+            "environment",
+            "created_at",
+            "activity_pk",
+        ),
+    )
+
+    activity_pk: Mapped[int] = mapped_column(
+        ForeignKey("activities.pk", ondelete="CASCADE"), primary_key=True
+    )
+    environment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ActivityLog(Base):

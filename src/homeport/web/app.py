@@ -42,9 +42,13 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,  # served offline by install_api_docs
         redoc_url=None,
+        # Operators scrape our own /metrics (web/metrics.py); FastAPI's OpenTelemetry
+        # hooks would only look for providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.homeport = state or AppState.build(settings)
     install_error_handlers(app)
+    app.include_router(users.hot_router)  # GET /users/me: matched before any other route
     for module in (
         health,
         oauth2,

@@ -82,8 +82,7 @@ class GitHttp:
                 )
                 session.expunge(account)
                 return account
-        with state.db.engine.connect() as conn:
-            return auth.authenticate(conn, state.auth_keys, token).account
+        return state.grant_cache.authenticate(state.auth_keys, token).account
 
     def _authorize(self, account: Account, project_id: str) -> None:
         with self.state.db.session() as session:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from homeport.domain import activities as acts
@@ -51,42 +51,77 @@ class ProjectContext:
             raise Forbidden(env_refusal(action, env.type))
         return env
 
+    @property
+    def sees_all_activities(self) -> bool:
+        """Project admins see every activity, those of deleted environments too."""
+        return self.grants.is_project_admin and not self.grants.account.deactivated
+
+    def viewable_types(self) -> set[str]:
+        """The environment types whose environments the caller may view."""
+        return {t for t in self.grants.type_roles if self.grants.can_env("view", t)}
+
     def visible_environments(self, session: Session) -> set[str] | None:
         """Names of the environments the caller may view; None when that is all of them
         (and, for project admins, activities of deleted environments too)."""
-        rows = envs.list_environments(session, self.project)
-        seen = {e.name for e in rows if self.grants.can_env("view", e.type)}
-        if len(seen) == len(rows) and self.grants.is_project_admin:
+        if self.sees_all_activities:
             return None
-        return seen
+        rows = envs.list_environments(session, self.project)
+        return {e.name for e in rows if self.grants.can_env("view", e.type)}
 
     def activity_filter(self, session: Session) -> ColumnElement[bool] | None:
-        """Project-wide activities, and those of environments the caller may view."""
-        seen = self.visible_environments(session)
-        if seen is None:
+        """Project-wide activities, and those of environments the caller may view (a
+        join on the environments' types, however many environments there are)."""
+        if self.sees_all_activities:
             return None
-        return or_(acts.no_environment(), acts.env_condition(sorted(seen)))
+        return or_(
+            acts.no_environment(), acts.env_type_condition(self.project.id, self.viewable_types())
+        )
 
     def visible_activity(self, session: Session, activity_id: str) -> Activity:
         """One activity the caller may see; 404 otherwise."""
         activity = acts.get_activity(session, self.project.id, activity_id)
-        seen = self.visible_environments(session)
-        if seen is not None and activity.environments and not seen & set(activity.environments):
+        if self.sees_all_activities or not activity.environments:
+            return activity
+        types = self._env_types(session, activity.environments)
+        if not any(self.grants.can_env("view", t) for t in types.values()):
             raise NotFound("Activity not found.")
         return activity
 
+    def _env_types(self, session: Session, names: Iterable[str]) -> dict[str, str]:
+        """Environment name → type for those of ``names`` that exist (one query)."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        rows = session.execute(
+            select(Environment.name, Environment.type).where(
+                Environment.project_id == self.project.id, Environment.name.in_(wanted)
+            )
+        ).all()
+        return {name: env_type for name, env_type in rows}
+
+    def cancel_rights(
+        self, session: Session, activities: Iterable[Activity]
+    ) -> Callable[[Activity], bool]:
+        """``can_cancel`` for a whole page: the environments' types in one query."""
+        listed = list(activities)
+        types = self._env_types(session, (n for a in listed for n in a.environments))
+
+        def decide(activity: Activity) -> bool:
+            if not activity.environments:
+                return self.grants.can_project("cancel_activity")
+            for name in activity.environments:
+                env_type = types.get(name)
+                if env_type is None:  # the environment is gone: project admins decide
+                    return self.grants.can_project("cancel_activity")
+                if not self.grants.can_env("cancel_activity", env_type):
+                    return False
+            return True
+
+        return decide
+
     def can_cancel(self, session: Session, activity: Activity) -> bool:
         """Admins of every environment the activity concerns (project admins otherwise)."""
-        if not activity.environments:
-            return self.grants.can_project("cancel_activity")
-        for name in activity.environments:
-            try:
-                env = envs.get_environment(session, self.project, name)
-            except NotFound:  # the environment is gone: project admins decide
-                return self.grants.can_project("cancel_activity")
-            if not self.grants.can_env("cancel_activity", env.type):
-                return False
-        return True
+        return self.cancel_rights(session, [activity])(activity)
 
     def accepted(
         self,
@@ -96,7 +131,7 @@ class ProjectContext:
         activities: Sequence[Activity],
     ) -> dict[str, Any]:
         """A mutation's body, with ``#cancel`` links as the caller's roles allow."""
-        return accepted(code, entity, activities, lambda a: self.can_cancel(session, a))
+        return accepted(code, entity, activities, self.cancel_rights(session, activities))
 
 
 def base_url(request: Request, state: State) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from homeport.domain.auth import AuthKeys
+from homeport.domain.auth import AuthKeys, GrantCache
 from homeport.domain.ratelimit import FailureLimiter, Limiter, SharedFailureLimiter
 from homeport.domain.secretbox import SecretBox, load_keys
 from homeport.domain.secrets import ServerSecrets
@@ -32,6 +32,8 @@ class AppState:
     write_gate: WriteGate
     log_slots: StreamSlots
     log_watch: LogWatch
+    # The access tokens this process validated, while no revocation happened anywhere.
+    grant_cache: GrantCache
     wake_event: threading.Event = field(default_factory=threading.Event)
     # Set by `homeport serve` when it runs the apps: group → process → state.
     process_state: Callable[[str], dict[str, dict[str, Any]]] | None = None
@@ -63,4 +65,5 @@ class AppState:
             write_gate=WriteGate(settings.write_queue_timeout, 1 if db.is_sqlite else 8),
             log_slots=StreamSlots(settings.max_log_streams),
             log_watch=LogWatch(db),
+            grant_cache=GrantCache(db.engine),
         )

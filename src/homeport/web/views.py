@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from fastapi import Request
 
 from homeport.store.models import Account, ApiToken, SshKey
@@ -19,7 +21,35 @@ NO_WEBSITE = "about:blank"
 
 def picture_url(request: Request, state: State) -> str:
     """The absolute URL of the default picture."""
-    return base_url(request, state) + DEFAULT_PICTURE
+    if state.settings.public_url:
+        return base_url(request, state) + DEFAULT_PICTURE
+    scope = request.scope
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    server = scope.get("server")
+    return _picture_for(
+        scope.get("scheme", "http"),
+        host,
+        None if server is None else tuple(server),
+        scope.get("root_path", ""),
+    )
+
+
+@lru_cache(maxsize=64)
+def _picture_for(
+    scheme: str, host: bytes | None, server: tuple[str, int] | None, root_path: str
+) -> str:
+    # Building the request's URL costs more than the rest of GET /users/me; the few
+    # (scheme, Host, server, root) a server sees are remembered (the header is bounded).
+    scope: dict[str, object] = {
+        "type": "http",
+        "scheme": scheme,
+        "server": server,
+        "root_path": root_path,
+        "path": "/",
+        "headers": [] if host is None else [(b"host", host)],
+        "app": None,
+    }
+    return str(Request(scope).base_url).rstrip("/") + DEFAULT_PICTURE
 
 
 def with_uris(view: UserPublic, request: Request, state: State) -> UserPublic:
@@ -32,8 +62,9 @@ def with_uris(view: UserPublic, request: Request, state: State) -> UserPublic:
     )
 
 
-def user_view(account: Account) -> UserPublic:
-    """The ``User`` object of spec §1.5, plus ``kind``."""
+def user_view(account: Account, picture: str = "", website: str = "") -> UserPublic:
+    """The ``User`` object of spec §1.5, plus ``kind`` (``with_uris`` fills in the
+    URIs, or pass them here)."""
     return UserPublic(
         id=account.id,
         deactivated=account.deactivated,
@@ -43,9 +74,9 @@ def user_view(account: Account) -> UserPublic:
         email_verified=True,
         first_name=account.first_name,
         last_name=account.last_name,
-        picture="",
+        picture=picture,
         company="",
-        website="",
+        website=website,
         country="ZZ",  # ISO 3166 user-assigned code: unknown
         created_at=iso(account.created_at) or "",
         updated_at=iso(account.updated_at) or "",

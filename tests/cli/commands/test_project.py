@@ -104,3 +104,34 @@ def test_delete(cli: Cli, fake: FakeApiServer) -> None:
     assert result.code == 0
     assert "The project Demo Project (proj1) was deleted." in result.err
     assert "proj1" not in fake.projects
+
+
+def test_list_asks_the_server_for_its_page_only(cli: Cli, fake: FakeApiServer) -> None:
+    for n in range(12):
+        fake.add_project(f"p{n:02d}", f"Title {(n * 7) % 12:02d}", "u-alice")
+    everything = cli("projects", "--count", "0", "--format", "plain", "--no-header").out
+    rows = everything.splitlines()
+    assert len(rows) == 13  # proj1 and the twelve
+    for reverse in ([], ["--reverse"]):
+        expected = rows[::-1] if reverse else rows
+        fake.requests.clear()
+        page = cli("pro", "--count", "5", "--page", "2", "--format", "plain", *reverse)
+        assert page.code == 0, page
+        assert page.out.splitlines()[1:] == expected[5:10]
+        asked = fake.calls("GET", "/projects")
+        # The first page, then its `next` link: five projects each, never the whole list.
+        assert [r.query["page[size]"] for r in asked] == [["5"], ["5"]]
+        assert asked[0].query["sort"] == ["-title" if reverse else "title"]
+    assert "Page 2 of 3." in cli("pro", "--count", "5", "--page", "2").err
+    # Filters and --pipe still read every project (page after page).
+    fake.requests.clear()
+    assert cli("projects", "--pipe").out.count("\n") == 13
+    assert [r.query["page[size]"] for r in fake.calls("GET", "/projects")] == [["200"]]
+
+
+def test_environment_option_is_one_direct_request(cli: Cli, fake: FakeApiServer) -> None:
+    fake.requests.clear()
+    result = cli("environment:info", "-p", "proj1", "-e", "staging", "title")
+    assert result.code == 0, result
+    assert fake.calls("GET", "/projects/proj1/environments") == []
+    assert len(fake.calls("GET", "/projects/proj1/environments/staging")) == 1

@@ -236,13 +236,20 @@ class Command:
         return self._environments
 
     def find_environment(self, value: str) -> dict[str, Any] | None:
-        """An environment by ID, then machine name, then a direct look-up."""
-        envs = self.environments()
-        for key in ("id", "machine_name"):
-            for env in envs:
-                if str(env.get(key)) == value:
+        """An environment by ID with one direct request (`GET …/environments/{id}`);
+        only when there is none, the list, for a machine name. An environment already
+        listed in this run is taken from the list."""
+        if self._environments is not None:
+            for env in self._environments:
+                if str(env.get("id")) == value:
                     return env
-        return self.api.get_environment(self.select_project(), value)
+        found = self.api.get_environment(self.select_project(), value)
+        if found is not None:
+            return found
+        for env in self.environments():
+            if str(env.get("machine_name")) == value:
+                return env
+        return None
 
     def default_environment(self) -> dict[str, Any] | None:
         """The project's default environment (`default_branch`, sole, production, main)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from homeport.cli.api import embedded_activities, embedded_entity, link
+from homeport.cli.api import PROJECT_PAGE_MAX, embedded_activities, embedded_entity, link
 from homeport.cli.commands.base import (
     Command,
     operation_link,
@@ -31,6 +31,9 @@ COLUMNS = [
 ]
 # Homeport has no organizations, so their (always empty) columns are not shown by default.
 DEFAULT_COLUMNS = ["id", "title", "region"]
+# Sort keys the server's `GET /projects` orders by itself (as `str(value).lower()` would
+# for ASCII), so `project:list` asks it for one page only.
+SERVER_SORTS = ("title", "id", "created_at", "updated_at")
 WRITABLE = ("title", "default_branch", "timezone", "description")
 PENDING_STATUSES = ("requested", "provisioning", "pending", "creating")
 
@@ -82,6 +85,13 @@ class ProjectList(Command):
             "The option --%s is deprecated and replaced by --region. "
             "It will be removed in a future version.",
         )
+        served = self._served_page()
+        if served is not None:
+            projects, total, page, count = served
+            if total == 0:
+                return self._none_yet()
+            pages = max(1, -(-total // count))
+            return self._show(projects, [], page, pages)
         projects = self.api.projects()
         filters = []
         region = self.input.str_opt("region")
@@ -110,10 +120,7 @@ class ProjectList(Command):
                 # An empty result is not an error: `set -e` scripts carry on (as in the PHP CLI).
                 self.console.err(f"No projects found (filters in use: {', '.join(filters)}).")
                 return 0
-            self.console.err(f"You do not have any {self.config.service_name} projects yet.")
-            self.console.err("")
-            self.console.err(f"To create a new project, run: {self.exe} create")
-            return 0
+            return self._none_yet()
         key = str(self.input.opt("sort") or "title")
         projects.sort(
             key=lambda p: str(p.get(key) or "").lower(), reverse=bool(self.input.opt("reverse"))
@@ -133,6 +140,39 @@ class ProjectList(Command):
         pages = 1 if count == 0 else max(1, -(-total // count))
         if count:
             projects = projects[(page - 1) * count : page * count]
+        return self._show(projects, filters, page, pages)
+
+    def _served_page(self) -> tuple[list[dict[str, Any]], int, int, int] | None:
+        """(the page's projects, how many in all, page, count) asked of the server for
+        just that page, when no option needs the whole list (filters, --pipe, --count 0
+        or beyond a server page, another sort key); None otherwise."""
+        if any(self.input.str_opt(o) for o in ("region", "title", "org")) or any(
+            self.input.opt(o) for o in ("my", "pipe")
+        ):
+            return None
+        key = str(self.input.opt("sort") or "title")
+        count_raw = str(self.input.opt("count"))
+        page_raw = self.input.str_opt("page") or "1"
+        if key not in SERVER_SORTS or not count_raw.isdigit() or not page_raw.isdigit():
+            return None
+        count, page = int(count_raw), int(page_raw)
+        if not 1 <= count <= PROJECT_PAGE_MAX or page < 1:
+            return None
+        sort = ("-" if self.input.opt("reverse") else "") + key
+        served = self.api.projects_page(count, sort, page)
+        if served is None:
+            return None
+        return served[0], served[1], page, count
+
+    def _none_yet(self) -> int:
+        self.console.err(f"You do not have any {self.config.service_name} projects yet.")
+        self.console.err("")
+        self.console.err(f"To create a new project, run: {self.exe} create")
+        return 0
+
+    def _show(
+        self, projects: list[dict[str, Any]], filters: list[str], page: int, pages: int
+    ) -> int:
         fmt = self.formatter
         rows = [
             {

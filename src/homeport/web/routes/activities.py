@@ -45,7 +45,8 @@ def _filter(
 
 
 def _views(ctx: ProjectContext, session: DbSession, rows: Any) -> list[dict[str, Any]]:
-    return [activity_view(a, ctx.can_cancel(session, a)) for a in rows]
+    can_cancel = ctx.cancel_rights(session, rows)  # one query for the whole page
+    return [activity_view(a, can_cancel(a)) for a in rows]
 
 
 @router.get(PROJECT)
@@ -78,7 +79,7 @@ def list_environment_activities(
     """One environment's activities, newest first."""
     env = ctx.environment(session, environment_id)
     flt = _filter(type, state, result, starts_at, count)
-    rows = acts.list_activities(session, ctx.project.id, flt, acts.env_condition([env.name]))
+    rows = acts.list_activities(session, ctx.project.id, flt, environment=env.name)
     return _views(ctx, session, rows)
 
 

@@ -38,13 +38,17 @@ class EnvironmentPatch(Strict):
     parent: str | None = Field(default=None, max_length=64)
 
 
-def deployed_documents(session: DbSession, project_id: str) -> dict[int, dict[str, Any]]:
-    """Environment pk → the document of its current deployment (one query)."""
-    rows = session.execute(
-        select(Deployment.environment_pk, Deployment.document).where(
-            Deployment.project_id == project_id
-        )
-    ).all()
+def deployed_documents(
+    session: DbSession, project_id: str, environment_pk: int | None = None
+) -> dict[int, dict[str, Any]]:
+    """Environment pk → the document of its current deployment (one query), for every
+    environment of the project or only ``environment_pk``'s."""
+    query = select(Deployment.environment_pk, Deployment.document).where(
+        Deployment.project_id == project_id
+    )
+    if environment_pk is not None:
+        query = query.where(Deployment.environment_pk == environment_pk)
+    rows = session.execute(query).all()
     return {pk: dict(document or {}) for pk, document in rows}
 
 
@@ -84,7 +88,7 @@ def list_environments(ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any
 def get_environment(environment_id: str, ctx: ProjectCtx, session: DbSession) -> dict[str, Any]:
     """One environment."""
     env = ctx.environment(session, environment_id)
-    document = deployed_documents(session, ctx.project.id).get(env.pk)
+    document = deployed_documents(session, ctx.project.id, env.pk).get(env.pk)
     return deployed_view(ctx, env, document, env_sync.parent_of(session, env))
 
 

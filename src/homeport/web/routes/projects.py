@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import Field, field_validator
 
 from homeport.domain import backups, policy, projects
 from homeport.domain import environments as envs
-from homeport.domain.errors import Forbidden
+from homeport.domain.errors import Forbidden, Invalid
 from homeport.domain.policy import load_grants
 from homeport.git import repos
 from homeport.web.deps import CurrentActor, DbSession, State
-from homeport.web.hal import accepted, project_view
+from homeport.web.hal import accepted, link, project_view
 from homeport.web.project_deps import ProjectCtx, base_url
-from homeport.web.schemas import Strict
+from homeport.web.schemas import PageSize, Strict
 from homeport.web.state import AppState
 
 router = APIRouter(tags=["Project"])
@@ -85,14 +86,45 @@ def create_project(
 
 @router.get("/projects")
 def list_projects(
-    request: Request, actor: CurrentActor, session: DbSession, state: State
-) -> list[dict[str, Any]]:
-    """The caller's projects (an extension; Platform.sh lists them through ``/me``)."""
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    page_size: PageSize = None,
+    page_after: str | None = Query(default=None, alias="page[after]", max_length=2048),
+    page_before: str | None = Query(default=None, alias="page[before]", max_length=2048),
+    sort: str = Query(default="created_at", max_length=16),
+) -> dict[str, Any]:
+    """The caller's projects (an extension; Platform.sh lists them through ``/me`` and
+    organizations), a page at a time as the spec's organization project lists:
+    ``{count, items, _links: {self, next?, previous?}}``, ``page[size]`` 1-200
+    (default 100), cursors in the links. Roles on the whole page are read at once."""
+    if page_after is not None and page_before is not None:
+        raise Invalid.field("page", "Give page[after] or page[before], not both.")
+    size = page_size or projects.DEFAULT_PAGE_SIZE
+    page = projects.projects_page(
+        session, actor.account, size=size, after=page_after, before=page_before, sort=sort
+    )
     url = base_url(request, state)
-    return [
-        project_view(p, load_grants(session, actor.account, p), url, _ssh_port(state))
-        for p in projects.projects_of(session, actor.account)
-    ]
+    grants = policy.load_grants_many(session, actor.account, page.projects)
+    items = [project_view(p, grants[p.id], url, _ssh_port(state)) for p in page.projects]
+
+    def page_link(**cursor: str) -> dict[str, str]:
+        query = {"page[size]": str(size), **({"sort": sort} if sort != "created_at" else {})}
+        return link(f"/projects?{urlencode({**query, **cursor}, safe='[]')}")
+
+    links: dict[str, Any] = {"self": page_link(**_given(page_after, page_before))}
+    if page.next_after is not None:
+        links["next"] = page_link(**{"page[after]": page.next_after})
+    if page.previous_before is not None:
+        links["previous"] = page_link(**{"page[before]": page.previous_before})
+    return {"count": page.total, "items": items, "_links": links}
+
+
+def _given(after: str | None, before: str | None) -> dict[str, str]:
+    if after is not None:
+        return {"page[after]": after}
+    return {"page[before]": before} if before is not None else {}
 
 
 @router.get("/projects/{project_id}")

@@ -11,11 +11,12 @@ from homeport.domain import accounts, api_tokens, policy
 from homeport.domain.errors import Forbidden, Invalid, NotFound
 from homeport.domain.ssh_keys import list_keys
 from homeport.store.models import Account
-from homeport.web.deps import CurrentActor, DbSession, State
+from homeport.web.deps import CurrentActor, DbSession, State, get_actor
 from homeport.web.me_extras import me_projects
 from homeport.web.project_deps import base_url
 from homeport.web.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic, UserPublic
 from homeport.web.views import (
+    NO_WEBSITE,
     picture_url,
     ssh_key_view,
     token_fields,
@@ -40,10 +41,23 @@ def resolve_user(session: DbSession, actor: Account, user_id: str) -> Account:
     return target
 
 
-@router.get("/users/me", response_model=UserPublic)
-async def get_me(request: Request, actor: CurrentActor, state: State) -> UserPublic:
-    """The calling account."""
-    return with_uris(user_view(actor.account), request, state)
+# Clients call ``/users/me`` first and often: app.py includes this router ahead of all
+# others, so the path is matched first (nothing else can match it).
+hot_router = APIRouter(tags=["Users"])
+
+
+@hot_router.get("/users/me", response_model=UserPublic)
+async def get_me(request: Request) -> Response:
+    """The calling account.
+
+    Kept lean: the actor is asked for directly rather than solved as a dependency, and
+    the body is serialized once by its own model (a returned ``Response`` skips
+    FastAPI's second validation against ``response_model``, which still documents it).
+    """
+    actor = await get_actor(request)
+    picture = picture_url(request, request.app.state.homeport)
+    view = user_view(actor.account, picture=picture, website=NO_WEBSITE)
+    return Response(view.model_dump_json(), media_type="application/json")
 
 
 @router.get("/users/{user_id}", response_model=UserPublic)

@@ -153,7 +153,7 @@ def _env_page(
         session,
         ctx.project.id,
         acts.ActivityFilter(count=FEED_COUNT),
-        acts.env_condition([env.name]),
+        environment=env.name,
     )
     children = [
         e

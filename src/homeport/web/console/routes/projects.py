@@ -53,11 +53,9 @@ def _project_list(
     error: DomainError | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    rows = []
-    for project in projects.projects_of(session, person.account):
-        grants = policy.load_grants(session, person.account, project)
-        role = "admin" if grants.is_project_admin else "viewer"
-        rows.append((project, role))
+    listed = projects.projects_of(session, person.account)
+    grants = policy.load_grants_many(session, person.account, listed)
+    rows = [(p, "admin" if grants[p.id].is_project_admin else "viewer") for p in listed]
     return render(
         request,
         "console/projects/list.html",
