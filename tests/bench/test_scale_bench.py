@@ -65,7 +65,10 @@ def test_scale_benchmark_prints_every_endpoint_with_statement_counts() -> None:
             rf"^\| {re.escape(name)} \| tiny \| [\d.]+ \| [\d.]+ \| (\d+(-\d+)?) \|", out, re.M
         )
         assert row is not None, f"{name} missing or without statement count:\n{out}"
-        assert int(row.group(1).split("-")[0]) > 0, row.group(0)
+        # A repeated /users/me is answered from the grant cache: its one read of the
+        # revocation counter goes through a raw SQLite connection, not the engine.
+        least = 0 if name == "GET /users/me" else 1
+        assert int(row.group(1).split("-")[0]) >= least, row.group(0)
     for name in CLI_ROWS:
         assert re.search(
             rf"^\| {re.escape(name)} \| tiny \| [\d.]+ \| [\d.]+ \| - \|", out, re.M
