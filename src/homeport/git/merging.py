@@ -8,13 +8,19 @@ moved it meanwhile. A conflict changes nothing.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from homeport.git.repos import GitError, branch_head, git, is_ancestor, update_branch
+from homeport.git.repos import (
+    GitError,
+    branch_head,
+    git,
+    is_ancestor,
+    plain_env,
+    update_branch,
+)
 
 # Past this many commits a rebase is refused: each one is a merge of its own.
 MAX_REBASE_COMMITS = 500
@@ -57,7 +63,7 @@ class Outcome:
 
 
 def _env(author: Author) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = plain_env()
     env.update(
         GIT_AUTHOR_NAME=author.name,
         GIT_AUTHOR_EMAIL=author.email,
@@ -73,7 +79,7 @@ def _merge_tree(repo: Path, ours: str, theirs: str) -> str:
     done = subprocess.run(
         [*args, ours, theirs],
         capture_output=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+        env=plain_env(),
         check=False,
     )
     out = done.stdout.decode(errors="replace")
@@ -105,19 +111,29 @@ def _commit(repo: Path, tree: str, parents: list[str], message: str, author: Aut
     return done.stdout.decode().strip()
 
 
+def _without_new_commit(repo: Path, old: str | None, incoming: str | None) -> Outcome | None:
+    """The outcome when bringing ``incoming`` to a branch at ``old`` needs no new commit
+    (nothing to bring, a new branch, already contained, a fast-forward), else None."""
+    if incoming is None:
+        return Outcome("up-to-date", old, old)
+    if old is None:
+        return Outcome("created", None, incoming)
+    if is_ancestor(repo, incoming, old):
+        return Outcome("up-to-date", old, old)
+    if is_ancestor(repo, old, incoming):
+        return Outcome("fast-forward", old, incoming)
+    return None
+
+
 def merged_commit(repo: Path, target: str, source: str, author: Author) -> Outcome:
     """The commit ``target`` would point at after merging ``source`` into it
     (a fast-forward when possible, else a merge commit); nothing moves yet."""
     new_source = branch_head(repo, source)
     old = branch_head(repo, target)
-    if new_source is None:
-        return Outcome("up-to-date", old, old)
-    if old is None:
-        return Outcome("created", None, new_source)
-    if is_ancestor(repo, new_source, old):
-        return Outcome("up-to-date", old, old)
-    if is_ancestor(repo, old, new_source):
-        return Outcome("fast-forward", old, new_source)
+    trivial = _without_new_commit(repo, old, new_source)
+    if trivial is not None:
+        return trivial
+    assert old is not None and new_source is not None
     tree = _merge_tree(repo, old, new_source)
     message = f"Merge branch '{source}' into {target}\n"
     return Outcome("merge", old, _commit(repo, tree, [old, new_source], message, author))
@@ -128,14 +144,10 @@ def rebased_commit(repo: Path, target: str, onto: str, author: Author) -> Outcom
     left out, as ``git rebase`` does) on top of ``onto``; nothing moves yet."""
     base = branch_head(repo, onto)
     old = branch_head(repo, target)
-    if base is None:
-        return Outcome("up-to-date", old, old)
-    if old is None:
-        return Outcome("created", None, base)
-    if is_ancestor(repo, base, old):
-        return Outcome("up-to-date", old, old)
-    if is_ancestor(repo, old, base):
-        return Outcome("fast-forward", old, base)
+    trivial = _without_new_commit(repo, old, base)
+    if trivial is not None:
+        return trivial
+    assert old is not None and base is not None
     count = len(git(repo, "rev-list", "--no-merges", f"{base}..{old}").split())
     if count > MAX_REBASE_COMMITS:
         raise GitError(

@@ -42,7 +42,7 @@ def git_bytes(repo: Path, *args: str, input: bytes | None = None) -> bytes:
         ["git", "--git-dir", str(repo), *args],
         input=input,
         capture_output=True,
-        env=_plain_env(),
+        env=plain_env(),
         check=False,
     )
     if done.returncode != 0:
@@ -50,7 +50,7 @@ def git_bytes(repo: Path, *args: str, input: bytes | None = None) -> bytes:
     return done.stdout
 
 
-def _plain_env() -> dict[str, str]:
+def plain_env() -> dict[str, str]:
     """The environment without any GIT_* a caller (or a hook) may have inherited."""
     return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
@@ -64,7 +64,7 @@ def create_repo(git_root: Path, project_id: str, default_branch: str) -> Path:
             ["git", "init", "--quiet", "--bare", f"--initial-branch={default_branch}", str(path)],
             check=True,
             capture_output=True,
-            env=_plain_env(),
+            env=plain_env(),
         )
     for key, value in (
         ("receive.procReceiveRefs", "refs/heads"),
@@ -124,7 +124,7 @@ def is_ancestor(repo: Path, old: str, new: str) -> bool:
     done = subprocess.run(
         ["git", "--git-dir", str(repo), "merge-base", "--is-ancestor", old, new],
         capture_output=True,
-        env=_plain_env(),
+        env=plain_env(),
         check=False,
     )
     return done.returncode == 0
