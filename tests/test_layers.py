@@ -11,6 +11,7 @@ RANK = {
     "store": 0,
     "settings": 0,
     "logformat": 0,
+    "heap": 0,
     "domain": 1,
     "runtime": 2,
     "git": 2,

@@ -10,6 +10,7 @@ import uvicorn
 from sqlalchemy import select
 from uvicorn.config import LOGGING_CONFIG
 
+from homeport import heap
 from homeport.domain.bootstrap import ensure_admin
 from homeport.git import repos
 from homeport.git.hook_server import HookServer
@@ -115,6 +116,7 @@ def serve(settings: Settings) -> int:
     # graceful SIGTERM/SIGINT stop into exit status 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _sig, _frame: None)
+    heap.settle()
     server.run()
     if scheduler is not None:
         scheduler.stop()
@@ -173,6 +175,7 @@ def run_scheduler_only(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("Homeport scheduler started")
+    heap.settle()
     scheduler.run_forever()
     db.dispose()
     return 0
@@ -224,6 +227,7 @@ def run_worker_only(settings: Settings) -> int:
     signal.signal(signal.SIGINT, stop)
     wake.listen(settings.data_dir, worker.wake_event)
     log.info("Homeport worker %s started", worker.ident)
+    heap.settle()
     worker.start(settings.worker_threads, daemon=False)
     while any(t.is_alive() for t in worker.threads):
         worker.join(timeout=0.5)

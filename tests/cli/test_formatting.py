@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,6 +29,46 @@ MOMENT = datetime(2014, 4, 1, 10, 5, 9, 123456, tzinfo=UTC)
 )
 def test_php_date(fmt: str, text: str) -> None:
     assert php_date(fmt, MOMENT) == text
+
+
+# Every letter the formatter knows, checked against PHP's own date() (php-cli).
+LETTERS = "dDjlNSwzWFmMntLoyYaAgGhHisuvOPpTeZUIcr"
+MOMENTS = [
+    (1396346709.123456, "UTC"),
+    (1735689599.5, "Europe/Paris"),  # New Year in Paris, still 2024 in UTC
+    (1719792000.0, "America/New_York"),  # summer time
+    (951782400.0, "Asia/Kolkata"),  # 29 February 2000, a half-hour offset
+    (1104537600.0, "UTC"),  # 1 January 2005, ISO week 53 of 2004
+]
+PHP_FORMAT = r"""$in = json_decode(stream_get_contents(STDIN), true); $out = [];
+foreach ($in["moments"] as [$ts, $tz]) {
+  $d = DateTime::createFromFormat("U.u", sprintf("%.6F", $ts));
+  $d->setTimezone(new DateTimeZone($tz));
+  $row = []; foreach (str_split($in["letters"]) as $l) { $row[$l] = $d->format($l); }
+  $out[] = $row;
+}
+echo json_encode($out);"""
+
+
+def test_every_letter_formats_as_php_does() -> None:
+    done = subprocess.run(
+        ["php", "-r", PHP_FORMAT],
+        input=json.dumps({"moments": MOMENTS, "letters": LETTERS}),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    expected = json.loads(done.stdout)
+    for (stamp, zone), php_row in zip(MOMENTS, expected, strict=True):
+        moment = datetime.fromtimestamp(stamp, UTC).astimezone(ZoneInfo(zone))
+        ours = {letter: php_date(letter, moment) for letter in LETTERS}
+        assert ours == php_row, (stamp, zone)
+    # A whole format, escapes included, is the letters joined.
+    moment = datetime.fromtimestamp(MOMENTS[1][0], UTC).astimezone(ZoneInfo(MOMENTS[1][1]))
+    assert php_date("l jS \\o\\f F Y h:i:s A T", moment) == (
+        "Wednesday 1st of January 2025 12:59:59 AM CET"
+    )
 
 
 def test_parse_datetime_variants() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 # Properties shown as dates (formatted with --date-fmt) wherever they appear.
@@ -112,55 +113,67 @@ def php_date(fmt: str, dt: datetime) -> str:
     return "".join(out)
 
 
-def _php_letter(char: str, dt: datetime) -> str:
-    hour12 = dt.hour % 12 or 12
-    iso = dt.isocalendar()
-    table: dict[str, Any] = {
-        "d": f"{dt.day:02d}",
-        "D": _DAYS[dt.weekday()][:3],
-        "j": str(dt.day),
-        "l": _DAYS[dt.weekday()],
-        "N": str(dt.isoweekday()),
-        "S": _suffix(dt.day),
-        "w": str(dt.isoweekday() % 7),
-        "z": str(dt.timetuple().tm_yday - 1),
-        "W": f"{iso[1]:02d}",
-        "F": _MONTHS[dt.month - 1],
-        "m": f"{dt.month:02d}",
-        "M": _MONTHS[dt.month - 1][:3],
-        "n": str(dt.month),
-        "y": f"{dt.year % 100:02d}",
-        "Y": str(dt.year),
-        "o": str(iso[0]),
-        "a": "am" if dt.hour < 12 else "pm",
-        "A": "AM" if dt.hour < 12 else "PM",
-        "g": str(hour12),
-        "G": str(dt.hour),
-        "h": f"{hour12:02d}",
-        "H": f"{dt.hour:02d}",
-        "i": f"{dt.minute:02d}",
-        "s": f"{dt.second:02d}",
-        "u": f"{dt.microsecond:06d}",
-        "v": f"{dt.microsecond // 1000:03d}",
-        "O": _offset(dt, False),
-        "P": _offset(dt, True),
-        "p": "Z" if not dt.utcoffset() else _offset(dt, True),
-        "T": dt.tzname() or _offset(dt, True),
-        "e": str(dt.tzinfo) if dt.tzinfo else "UTC",
-        "Z": str(int((dt.utcoffset() or timedelta(0)).total_seconds())),
-        "U": str(int(dt.timestamp())),
-        "I": "1" if dt.dst() else "0",
-        "L": "1" if (dt.year % 4 == 0 and (dt.year % 100 != 0 or dt.year % 400 == 0)) else "0",
-    }
-    if char == "c":
-        return dt.strftime("%Y-%m-%dT%H:%M:%S") + _offset(dt, True)
-    if char == "r":
-        return php_date("D, d M Y H:i:s O", dt)
-    if char == "t":
-        import calendar
+def _hour12(dt: datetime) -> int:
+    return dt.hour % 12 or 12
 
-        return str(calendar.monthrange(dt.year, dt.month)[1])
-    return str(table.get(char, char))
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _days_in_month(dt: datetime) -> str:
+    import calendar
+
+    return str(calendar.monthrange(dt.year, dt.month)[1])
+
+
+# One function per PHP `date()` letter, so a format computes only the letters it uses
+# (a table of 500 environments formats 1,000 dates).
+_LETTERS: dict[str, Callable[[datetime], str]] = {
+    "d": lambda dt: f"{dt.day:02d}",
+    "D": lambda dt: _DAYS[dt.weekday()][:3],
+    "j": lambda dt: str(dt.day),
+    "l": lambda dt: _DAYS[dt.weekday()],
+    "N": lambda dt: str(dt.isoweekday()),
+    "S": lambda dt: _suffix(dt.day),
+    "w": lambda dt: str(dt.isoweekday() % 7),
+    "z": lambda dt: str(dt.timetuple().tm_yday - 1),
+    "W": lambda dt: f"{dt.isocalendar()[1]:02d}",
+    "F": lambda dt: _MONTHS[dt.month - 1],
+    "m": lambda dt: f"{dt.month:02d}",
+    "M": lambda dt: _MONTHS[dt.month - 1][:3],
+    "n": lambda dt: str(dt.month),
+    "t": _days_in_month,
+    "y": lambda dt: f"{dt.year % 100:02d}",
+    "Y": lambda dt: str(dt.year),
+    "o": lambda dt: str(dt.isocalendar()[0]),
+    "a": lambda dt: "am" if dt.hour < 12 else "pm",
+    "A": lambda dt: "AM" if dt.hour < 12 else "PM",
+    "g": lambda dt: str(_hour12(dt)),
+    "G": lambda dt: str(dt.hour),
+    "h": lambda dt: f"{_hour12(dt):02d}",
+    "H": lambda dt: f"{dt.hour:02d}",
+    "i": lambda dt: f"{dt.minute:02d}",
+    "s": lambda dt: f"{dt.second:02d}",
+    "u": lambda dt: f"{dt.microsecond:06d}",
+    "v": lambda dt: f"{dt.microsecond // 1000:03d}",
+    "O": lambda dt: _offset(dt, False),
+    "P": lambda dt: _offset(dt, True),
+    "p": lambda dt: "Z" if not dt.utcoffset() else _offset(dt, True),
+    "T": lambda dt: dt.tzname() or _offset(dt, True),
+    "e": lambda dt: str(dt.tzinfo) if dt.tzinfo else "UTC",
+    "Z": lambda dt: str(int((dt.utcoffset() or timedelta(0)).total_seconds())),
+    "U": lambda dt: str(int(dt.timestamp())),
+    "I": lambda dt: "1" if dt.dst() else "0",
+    "L": lambda dt: "1" if _leap(dt.year) else "0",
+    "c": lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%S") + _offset(dt, True),
+    "r": lambda dt: php_date("D, d M Y H:i:s O", dt),
+}
+
+
+def _php_letter(char: str, dt: datetime) -> str:
+    letter = _LETTERS.get(char)
+    return char if letter is None else letter(dt)
 
 
 class Formatter:
@@ -169,9 +182,19 @@ class Formatter:
     def __init__(self, date_format: str = "c", tz_name: str = "") -> None:
         self.date_format = date_format or "c"
         self.tz = get_timezone(tz_name)
+        # A table shows the same timestamp more than once (created and updated).
+        self._dates: dict[str, str] = {}
 
     def date(self, value: Any) -> str:
         """A timestamp in the chosen format and zone ('' for empty values)."""
+        if isinstance(value, str):
+            found = self._dates.get(value)
+            if found is None:
+                found = self._dates[value] = self._format(value)
+            return found
+        return self._format(value)
+
+    def _format(self, value: Any) -> str:
         parsed = parse_datetime(value)
         if parsed is None:
             return "" if value is None else str(value)

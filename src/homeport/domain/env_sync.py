@@ -37,11 +37,6 @@ def state_problem(env: Environment, parent: Environment | None, verb: str) -> st
     return None
 
 
-def allowed(grants: ProjectGrants, action: str, env: Environment, parent: Environment) -> bool:
-    """Whether the caller holds the action's role on both environments' types."""
-    return all(grants.can_env(action, e.type) for e in (env, parent))  # type: ignore[arg-type]
-
-
 def _check(
     session: Session, grants: ProjectGrants, action: str, env: Environment, verb: str
 ) -> Environment:

@@ -267,9 +267,14 @@ def redeploy(session: Session, grants: ProjectGrants, env: Environment) -> Activ
     return _redeploy_activity(session, grants.account, env)
 
 
-def can_pause(env: Environment) -> bool:
+def pausable(status: str, is_main: bool, env_type: str) -> bool:
     """Only an active preview (not the main, production) environment can be paused."""
-    return env.status == "active" and not env.is_main and env.type != "production"
+    return status == "active" and not is_main and env_type != "production"
+
+
+def can_pause(env: Environment) -> bool:
+    """Whether ``env`` can be paused now (see ``pausable``)."""
+    return pausable(env.status, env.is_main, env.type)
 
 
 def _not_queued(session: Session, env: Environment, type_: str, doing: str) -> None:

@@ -9,9 +9,10 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import literal, select
+from sqlalchemy import BindParameter, Select, bindparam, literal, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session, aliased
 
@@ -128,29 +129,40 @@ def _own_many(
 _MAX_DEPTH = 1000
 
 
-def ancestors(session: Session, env: Environment) -> list[Environment]:
-    """The environment's parent, grandparent, ... (nearest first), in one query."""
-    if env.parent is None:
-        return []
+@cache
+def _ancestry_query() -> Select[Environment]:
+    """The ancestors of the environment named ``:parent``'s child, nearest first: one
+    recursive query, built once (building it costs more than running it)."""
+    project_id: BindParameter[str] = bindparam("project_id")
+    parent: BindParameter[str] = bindparam("parent")
     chain = (
         select(Environment.name, Environment.parent, literal(1).label("depth"))
-        .where(Environment.project_id == env.project_id, Environment.name == env.parent)
+        .where(Environment.project_id == project_id, Environment.name == parent)
         .cte("chain", recursive=True)
     )
     step = aliased(Environment)
     chain = chain.union_all(
         select(step.name, step.parent, chain.c.depth + 1).where(
-            step.project_id == env.project_id,
+            step.project_id == project_id,
             step.name == chain.c.parent,
             chain.c.depth < _MAX_DEPTH,
         )
     )
-    rows = session.execute(
+    return (
         select(Environment)
         .join(chain, Environment.name == chain.c.name)
-        .where(Environment.project_id == env.project_id)
+        .where(Environment.project_id == project_id)
         .order_by(chain.c.depth)
-    ).scalars()
+    )
+
+
+def ancestors(session: Session, env: Environment) -> list[Environment]:
+    """The environment's parent, grandparent, ... (nearest first), in one query."""
+    if env.parent is None:
+        return []
+    rows = session.scalars(
+        _ancestry_query(), {"project_id": env.project_id, "parent": env.parent}
+    )
     found, seen = [], {env.name}
     for row in rows:
         if row.name in seen:  # a cycle: stop where the walk would have

@@ -37,7 +37,14 @@ class JSONText(TypeDecorator[Any]):
         return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else json.loads(value)
+        if value is None:
+            return None
+        # Most rows hold an empty object or list: skip the decoder for those.
+        if value == "{}":
+            return {}
+        if value == "[]":
+            return []
+        return json.loads(value)
 
 
 def utcnow() -> datetime:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from homeport.domain import env_sync
 from homeport.domain.activities import CANCELLABLE_TYPES, is_cancellable
-from homeport.domain.environments import can_pause
+from homeport.domain.environments import pausable
 from homeport.domain.policy import ProjectGrants
 from homeport.runtime.document import SUBSCRIPTION
 from homeport.store.models import Activity, Environment, Project
@@ -28,8 +29,10 @@ def project_path(project_id: str) -> str:
     return f"/projects/{project_id}"
 
 
+@lru_cache(maxsize=4096)
 def env_path(project_id: str, env_name: str) -> str:
-    """``/projects/{id}/environments/{name}`` with the name URL-encoded."""
+    """``/projects/{id}/environments/{name}`` with the name URL-encoded (remembered: a
+    list of environments and their activities ask for the same few paths)."""
     return f"{project_path(project_id)}/environments/{quote(env_name, safe='')}"
 
 
@@ -99,13 +102,13 @@ def ssh_access(document: Mapping[str, Any]) -> dict[str, str | None]:
 
 
 def ssh_links(
-    env: Environment, grants: ProjectGrants, apps: Mapping[str, str | None], endpoint: str
+    env: Environment, rights: ListRights, apps: Mapping[str, str | None], endpoint: str
 ) -> dict[str, Any]:
     """`ssh` and `pf:ssh:<app>`: ``ssh://<project>-<machine_name>--<app>@host:port`` for
     each app the caller may open a shell on (`ssh` is the first of them)."""
     links: dict[str, Any] = {}
     for name in sorted(apps):
-        if grants.can_ssh(env.type, apps[name]):
+        if rights.ssh(env.type, apps[name]):
             url = f"ssh://{env.project_id}-{env.machine_name}--{name}@{endpoint}"
             if "--" not in name:
                 links.setdefault("ssh", {"href": url})
@@ -178,6 +181,97 @@ def primary_url(routes: dict[str, Any]) -> str | None:
     return (upstreams or list(routes))[0]
 
 
+# An environment's ``#`` operations: (rel, policy action, path suffix, method, whether
+# the environment's (status, is_main, type) allows it). Merge and sync are apart: they
+# also depend on the parent.
+_ENV_OPERATIONS: tuple[tuple[str, str, str, str, Callable[[str, bool, str], bool]], ...] = (
+    ("#edit", "edit", "", "patch", lambda status, main, kind: status != "deleting"),
+    (
+        "#delete",
+        "delete",
+        "",
+        "delete",
+        lambda status, main, kind: status == "inactive" and not main,
+    ),
+    ("#activate", "activate", "/activate", "post", lambda status, main, kind: status == "inactive"),
+    (
+        "#deactivate",
+        "deactivate",
+        "/deactivate",
+        "post",
+        lambda status, main, kind: status in ("active", "paused") and not main,
+    ),
+    ("#redeploy", "redeploy", "/redeploy", "post", lambda status, main, kind: status == "active"),
+    ("#deploy", "redeploy", "/deploy", "post", lambda status, main, kind: status == "active"),
+    ("#pause", "pause", "/pause", "post", pausable),
+    ("#resume", "resume", "/resume", "post", lambda status, main, kind: status == "paused"),
+)
+# Those listed after the sync, route and SSH links (clients see the same order as ever).
+_ENV_OPERATIONS_LAST: tuple[tuple[str, str, str, str, Callable[[str, bool, str], bool]], ...] = (
+    ("#backup", "backup", "/backup", "post", lambda status, main, kind: status == "active"),
+    ("#manage-variables", "manage_variables", "/variables", "post", lambda *_: True),
+)
+_Ops = tuple[tuple[str, str, str], ...]
+_SYNC_OPERATIONS = (("#merge", "merge"), ("#synchronize", "synchronize"))
+# Types a new environment may be branched as: one reachable is enough for ``#branch``.
+_CHILD_TYPES = ("development", "staging")
+
+
+class ListRights:
+    """The caller's policy answers, asked once per question for a whole list.
+
+    A list of 500 environments holds a handful of (type, state) pairs but would ask
+    about twenty questions per row; the answers depend only on the grants and the
+    question, so each is asked once and the links are then built from plain tuples.
+    """
+
+    def __init__(self, grants: ProjectGrants) -> None:
+        self.grants = grants
+        self._env: dict[tuple[str, str], bool] = {}
+        self._ssh: dict[tuple[str, str | None], bool] = {}
+        self._operations: dict[tuple[str, bool, str], tuple[_Ops, _Ops]] = {}
+
+    def env(self, action: str, env_type: str) -> bool:
+        """``grants.can_env(action, env_type)``, remembered."""
+        key = (action, env_type)
+        found = self._env.get(key)
+        if found is None:
+            found = self._env[key] = self.grants.can_env(action, env_type)  # type: ignore[arg-type]
+        return found
+
+    def ssh(self, env_type: str, minimum_role: str | None) -> bool:
+        """``grants.can_ssh(env_type, minimum_role)``, remembered."""
+        key = (env_type, minimum_role)
+        found = self._ssh.get(key)
+        if found is None:
+            found = self._ssh[key] = self.grants.can_ssh(env_type, minimum_role)
+        return found
+
+    def operations(self, env: Environment) -> tuple[_Ops, _Ops]:
+        """(rel, path suffix, method) of each ``#`` operation the caller may run on
+        ``env`` in its state: those shown first, and those shown last (``#branch``
+        included); merge and sync are the caller's."""
+        key = (env.status, env.is_main, env.type)
+        found = self._operations.get(key)
+        if found is None:
+            status, main, kind = key
+            first, last = (
+                [
+                    (rel, suffix, method)
+                    for rel, action, suffix, method, state_ok in table
+                    if state_ok(status, main, kind) and self.env(action, kind)
+                ]
+                for table in (_ENV_OPERATIONS, _ENV_OPERATIONS_LAST)
+            )
+            # At least one child type must be reachable for the link to make sense.
+            if status == "active" and any(
+                self.env("branch", kind) and self.env("branch", child) for child in _CHILD_TYPES
+            ):
+                last.append(("#branch", "/branch", "post"))
+            found = self._operations[key] = (tuple(first), tuple(last))
+        return found
+
+
 def environment_view(
     env: Environment,
     grants: ProjectGrants,
@@ -186,56 +280,42 @@ def environment_view(
     apps: Mapping[str, str | None] | None = None,
     ssh: str | None = None,
     parent: Environment | None = None,
+    rights: ListRights | None = None,
 ) -> dict[str, Any]:
     """An environment with the ``#`` operations its state and the caller allow;
     ``routes`` (of its current deployment) fill `public-url` and `pf:routes`, its
-    ``apps`` (see ``ssh_access``) the SSH links when ``ssh`` (the endpoint) is on."""
+    ``apps`` (see ``ssh_access``) the SSH links when ``ssh`` (the endpoint) is on.
+    A list passes one ``rights`` for all its rows."""
+    rights = rights or ListRights(grants)
     self_path = env_path(env.project_id, env.name)
+    activities_path = f"{self_path}/activities"
     links: dict[str, Any] = {
-        "self": link(self_path),
-        "project": link(project_path(env.project_id)),
-        "#activities": link(f"{self_path}/activities"),
-        "activities": link(f"{self_path}/activities"),
-        "backups": link(f"{self_path}/backups"),
-        "#variables": link(f"{self_path}/variables"),
+        "self": {"href": self_path},
+        "project": {"href": project_path(env.project_id)},
+        "#activities": {"href": activities_path},
+        "activities": {"href": activities_path},
+        "backups": {"href": f"{self_path}/backups"},
+        "#variables": {"href": f"{self_path}/variables"},
     }
     active = env.status == "active"
-
-    def allow(rel: str, action: str, ok_state: bool, path: str, method: str = "POST") -> None:
-        if ok_state and grants.can_env(action, env.type):  # type: ignore[arg-type]
-            links[rel] = link(path, method)
-
-    allow("#edit", "edit", env.status != "deleting", self_path, "PATCH")
-    allow("#delete", "delete", env.status == "inactive" and not env.is_main, self_path, "DELETE")
-    allow("#activate", "activate", env.status == "inactive", f"{self_path}/activate")
-    paused = env.status == "paused"
-    allow(
-        "#deactivate",
-        "deactivate",
-        (active or paused) and not env.is_main,
-        f"{self_path}/deactivate",
-    )
-    allow("#redeploy", "redeploy", active, f"{self_path}/redeploy")
-    allow("#deploy", "redeploy", active, f"{self_path}/deploy")
-    allow("#pause", "pause", can_pause(env), f"{self_path}/pause")
-    allow("#resume", "resume", paused, f"{self_path}/resume")
+    first, last = rights.operations(env)
+    for rel, suffix, method in first:
+        links[rel] = {"href": self_path + suffix, "meta": {method: {}}}
     # Merge and sync need the parent in hand (its state and type); lists pass it.
     if parent is not None and env_sync.state_problem(env, parent, "") is None:
-        for rel, action in (("#merge", "merge"), ("#synchronize", "synchronize")):
-            if env_sync.allowed(grants, action, env, parent):
-                links[rel] = link(f"{self_path}/{action}", "POST")
+        for rel, action in _SYNC_OPERATIONS:
+            if rights.env(action, env.type) and rights.env(action, parent.type):
+                links[rel] = {"href": f"{self_path}/{action}", "meta": {"post": {}}}
     if routes and active:
         links["public-url"] = {"href": primary_url(routes)}
         links["pf:routes"] = [{"href": url} for url in routes]
-        links["#routes"] = link(f"{self_path}/routes")
-        links["#deployments"] = link(f"{self_path}/deployments")
+        links["#routes"] = {"href": f"{self_path}/routes"}
+        links["#deployments"] = {"href": f"{self_path}/deployments"}
     if apps and ssh and active:
-        links.update(ssh_links(env, grants, apps, ssh))
-    allow("#backup", "backup", active, f"{self_path}/backup")
-    allow("#manage-variables", "manage_variables", True, f"{self_path}/variables")
-    # At least one child type must be reachable for the link to make sense.
-    if active and any(grants.can_branch(env.type, t) for t in ("development", "staging")):
-        links["#branch"] = link(f"{self_path}/branch", "POST")
+        links.update(ssh_links(env, rights, apps, ssh))
+    for rel, suffix, method in last:
+        links[rel] = {"href": self_path + suffix, "meta": {method: {}}}
+    updated_at = iso(env.updated_at)
     return {
         "id": env.name,
         "name": env.name,
@@ -272,14 +352,14 @@ def environment_view(
             "crons": {"enabled": True, "status": "running" if active else "paused"},
         },
         "needs_redeploy": env.needs_redeploy,
-        "last_active_at": iso(env.updated_at),
+        "last_active_at": updated_at,
         "last_backup_at": iso(env.last_backup_at),
         "has_staged_activities": False,
         "can_rolling_deploy": False,
         "supports_restrict_robots": True,
         "merge_info": {"commits_ahead": 0, "commits_behind": 0, "parent_ref": None},
         "created_at": iso(env.created_at),
-        "updated_at": iso(env.updated_at),
+        "updated_at": updated_at,
         "_links": links,
     }
 

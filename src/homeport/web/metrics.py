@@ -9,6 +9,7 @@ never ids, emails, tokens or paths.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import ipaddress
 import logging
@@ -185,6 +186,11 @@ class _Scrape(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
         yield from self.db.collect()
+        yield GaugeMetricFamily(
+            "homeport_gc_frozen_objects",
+            "Objects made at start-up and hidden from the garbage collector (homeport.heap).",
+            value=gc.get_freeze_count(),
+        )
 
 
 def _is_loopback(host: str | None) -> bool:

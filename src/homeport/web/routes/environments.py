@@ -13,7 +13,7 @@ from homeport.domain import environments as envs
 from homeport.git import sync
 from homeport.store.models import Deployment, Environment
 from homeport.web.deps import DbSession, State
-from homeport.web.hal import environment_view, ssh_access, ssh_endpoint
+from homeport.web.hal import ListRights, environment_view, ssh_access, ssh_endpoint
 from homeport.web.project_deps import ProjectContext, ProjectCtx
 from homeport.web.schemas import Strict
 
@@ -57,6 +57,7 @@ def deployed_view(
     env: Environment,
     document: dict[str, Any] | None,
     parent: Environment | None = None,
+    rights: ListRights | None = None,
 ) -> dict[str, Any]:
     """An environment with what its current deployment adds (routes and SSH links),
     and ``#merge``/``#synchronize`` when its ``parent`` allows them."""
@@ -68,6 +69,7 @@ def deployed_view(
         apps=ssh_access(document),
         ssh=ssh_endpoint(ctx.base_url, ctx.ssh_port),
         parent=parent,
+        rights=rights,
     )
 
 
@@ -77,10 +79,11 @@ def list_environments(ctx: ProjectCtx, session: DbSession) -> list[dict[str, Any
     documents = deployed_documents(session, ctx.project.id)
     rows = envs.list_environments(session, ctx.project)
     by_name = {e.name: e for e in rows}
+    rights = ListRights(ctx.grants)  # one policy answer per question, not per row
     return [
-        deployed_view(ctx, e, documents.get(e.pk), by_name.get(e.parent or ""))
+        deployed_view(ctx, e, documents.get(e.pk), by_name.get(e.parent or ""), rights)
         for e in rows
-        if ctx.grants.can_env("view", e.type)
+        if rights.env("view", e.type)
     ]
 
 
