@@ -160,9 +160,7 @@ def ancestors(session: Session, env: Environment) -> list[Environment]:
     """The environment's parent, grandparent, ... (nearest first), in one query."""
     if env.parent is None:
         return []
-    rows = session.scalars(
-        _ancestry_query(), {"project_id": env.project_id, "parent": env.parent}
-    )
+    rows = session.scalars(_ancestry_query(), {"project_id": env.project_id, "parent": env.parent})
     found, seen = [], {env.name}
     for row in rows:
         if row.name in seen:  # a cycle: stop where the walk would have
