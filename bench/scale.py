@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -64,6 +65,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from tests.e2e.server import BIN, ServerProcess
 
+from homeport import heap
 from homeport.domain import access, accounts, api_tokens, backups, projects, token_format, variables
 from homeport.domain.activities import actor_payload, env_markup, strong, user_markup
 from homeport.domain.environments import new_environment, queue_key
@@ -790,6 +792,7 @@ def time_api(store: Store, seeded: Seeded, size_name: str, repeat: int) -> list[
     counter = StatementCounter(state.db.engine)
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
+            heap.settle()  # as `homeport serve` does once it has started
             tokens = {
                 "owner": _exchange(client, seeded.owner_token),
                 "viewer": _exchange(client, seeded.viewer_token),
@@ -822,6 +825,7 @@ def time_api(store: Store, seeded: Seeded, size_name: str, repeat: int) -> list[
                 results.append(result)
                 log(f"  {size_name:>6}  {call.name:<62} {result.median:8.2f} ms")
     finally:
+        gc.unfreeze()  # the next size's app starts afresh
         counter.close()
         state.db.dispose()
     return results

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 from homeport.domain import env_sync
 from homeport.domain.activities import CANCELLABLE_TYPES, is_cancellable
 from homeport.domain.environments import pausable
-from homeport.domain.policy import ProjectGrants
+from homeport.domain.policy import ProjectAction, ProjectGrants
 from homeport.runtime.document import SUBSCRIPTION
 from homeport.store.models import Activity, Environment, Project
 from homeport.web.schemas import iso
@@ -116,6 +116,33 @@ def ssh_links(
     return links
 
 
+# A project's plain links (rel, path suffix), then its ``#`` operations by the policy
+# action they need: (rel, path suffix, method). A page of 100 projects builds them all.
+_PROJECT_LINKS = (
+    ("self", ""),
+    ("environments", "/environments"),
+    ("activities", "/activities"),
+    ("environment-types", "/environment-types"),
+    ("access", "/access"),
+    ("invitations", "/invitations"),
+    ("user-access", "/user-access"),
+    ("variables", "/variables"),
+)
+_PROJECT_OPERATIONS: tuple[tuple[ProjectAction, tuple[tuple[str, str, str], ...]], ...] = (
+    ("edit", (("#edit", "", "patch"),)),
+    ("delete", (("#delete", "", "delete"),)),
+    (
+        "manage_access",
+        (
+            ("#access", "/access", "post"),
+            ("#invitations", "/invitations", "post"),
+            ("#machine-users", "/machine-users", "post"),
+        ),
+    ),
+    ("manage_variables", (("#manage-variables", "/variables", "post"),)),
+)
+
+
 def project_view(
     project: Project, grants: ProjectGrants, base_url: str, ssh_port: int | None = None
 ) -> dict[str, Any]:
@@ -126,27 +153,12 @@ def project_view(
     """
     self_path = project_path(project.id)
     ssh_url, https_url = git_urls(project.id, base_url, ssh_port)
-    links: dict[str, Any] = {
-        "self": link(self_path),
-        "environments": link(f"{self_path}/environments"),
-        "activities": link(f"{self_path}/activities"),
-        "environment-types": link(f"{self_path}/environment-types"),
-        "access": link(f"{self_path}/access"),
-        "invitations": link(f"{self_path}/invitations"),
-        "user-access": link(f"{self_path}/user-access"),
-        "variables": link(f"{self_path}/variables"),
-        "git": {"href": https_url},
-    }
-    if grants.can_project("edit"):
-        links["#edit"] = link(self_path, "PATCH")
-    if grants.can_project("delete"):
-        links["#delete"] = link(self_path, "DELETE")
-    if grants.can_project("manage_access"):
-        links["#access"] = link(f"{self_path}/access", "POST")
-        links["#invitations"] = link(f"{self_path}/invitations", "POST")
-        links["#machine-users"] = link(f"{self_path}/machine-users", "POST")
-    if grants.can_project("manage_variables"):
-        links["#manage-variables"] = link(f"{self_path}/variables", "POST")
+    links: dict[str, Any] = {rel: {"href": self_path + suffix} for rel, suffix in _PROJECT_LINKS}
+    links["git"] = {"href": https_url}
+    for action, operations in _PROJECT_OPERATIONS:
+        if grants.can_project(action):
+            for rel, suffix, method in operations:
+                links[rel] = {"href": self_path + suffix, "meta": {method: {}}}
     return {
         "id": project.id,
         "title": project.title,
