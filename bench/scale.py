@@ -735,6 +735,9 @@ def api_calls(seeded: Seeded, paged_projects: bool) -> list[Call]:
     ]
     if paged_projects:
         calls.append(Call("GET /projects?page[size]=20", "GET", "/projects?page[size]=20", "owner"))
+        # The same page at every size (the smallest has 10 projects): the default page
+        # grows from 10 to 100 items, so its factor is the page's, not the data's.
+        calls.append(Call("GET /projects?page[size]=10", "GET", "/projects?page[size]=10", "owner"))
     calls += [
         Call(
             "GET /projects/{p}/environments",
