@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from homeport.logformat import (
 )
 from homeport.settings import Settings, SettingsError
 from homeport.web.deps import CurrentActor
+from homeport.web.request_id import fresh_id
 from homeport.worker.context import ActivityContext
 from homeport.worker.runner import Worker
 from tests.helpers import Api
@@ -194,3 +196,20 @@ def test_tokens_and_passwords_never_reach_the_logs(api: Api, fmt: str) -> None:
         for secret in (password, api_token, api_token[4:20], access, access.split(".")[-1]):
             assert secret not in text
         assert "Bearer" not in text and "authorization" not in text.lower()
+
+
+def test_fresh_request_ids_are_unique_hex_and_new_after_a_fork() -> None:
+    ids = {fresh_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids must not repeat the parent's prefix
+        os.close(read)
+        os.write(write, fresh_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child) == 32 and child[:16] != fresh_id()[:16]

@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,17 @@ def log_context(**values: str) -> Iterator[dict[str, str]]:
         yield fields
     finally:
         _context.reset(token)
+
+
+def enter_request(request_id: str) -> Token[dict[str, str] | None]:
+    """``log_context(request_id=...)`` without the generator, for the request path:
+    a fresh context holding ``request_id``; pass the token to :func:`leave`."""
+    return _context.set({"request_id": request_id})
+
+
+def leave(token: Token[dict[str, str] | None]) -> None:
+    """End a context started by :func:`enter_request`."""
+    _context.reset(token)
 
 
 def bind(**values: str | None) -> None:

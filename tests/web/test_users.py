@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from homeport.domain.auth import MEMO_SIZE
+from homeport.store.models import Account
 from tests.helpers import Api, assert_error
 
 
@@ -79,3 +83,28 @@ def test_deactivation_kills_access_tokens_on_next_request(api: Api) -> None:
         assert account is not None
         account.deactivated = True
     assert_error(api.get("/users/me", token), 401)
+
+
+def test_users_me_follows_a_change_to_the_account_at_once(api: Api) -> None:
+    # The answer is rendered once per validated grant; a change to the account (here
+    # by an operator, outside the API) gives the next request the new answer.
+    token = api.login_new("ada@example.com")
+    assert api.me(token)["first_name"] == api.me(token)["first_name"]
+    with api.state.db.session(write=True) as s:
+        account = s.scalars(select(Account).where(Account.email == "ada@example.com")).one()
+        account.first_name = "Augusta"
+    assert api.me(token)["first_name"] == "Augusta"
+
+
+def test_users_me_renders_the_picture_for_each_host(api: Api) -> None:
+    # The picture URL comes from the Host header; many hosts neither mix up the
+    # answers nor grow what is remembered for the grant beyond its bound.
+    token = api.login_new("ada@example.com")
+    for n in range(2 * MEMO_SIZE):
+        host = f"h{n}.example.com"
+        me = api.get("/users/me", token, headers={"Host": host}).json()
+        assert me["picture"].startswith(f"http://{host}/"), me["picture"]
+        again = api.get("/users/me", token, headers={"Host": host}).json()
+        assert again == me
+    entry = next(iter(api.state.grant_cache._entries.values()))
+    assert len(entry.memo) <= MEMO_SIZE

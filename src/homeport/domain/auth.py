@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,11 +50,29 @@ class IssuedToken:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is calling: the account and the grant their bearer token came from."""
+    """Who is calling: the account and the grant their bearer token came from.
+
+    ``memo`` holds what callers derived from this validated grant and its account (an
+    answer already rendered, say): ``GrantCache`` hands the same dict to every request
+    of the grant while its entry stays valid, and a fresh one once anything that may
+    end a credential or change an account was written. At most ``MEMO_SIZE`` keys.
+    """
 
     account: Account
     grant_id: str
     api_token_id: str | None = None
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+# Keys one grant's memo may hold: callers key by request details (a Host header), so
+# the memo must not grow with what a caller sends.
+MEMO_SIZE = 4
+
+
+def remember(memo: dict[str, Any], key: str, value: Any) -> None:
+    """Store ``value`` in an actor's ``memo`` unless it is full."""
+    if key in memo or len(memo) < MEMO_SIZE:
+        memo[key] = value
 
 
 def _issue(
@@ -258,6 +276,7 @@ class _Validated:
     api_token_id: str | None
     counter: int
     until: float  # time.time() after which the token is checked again
+    memo: dict[str, Any]  # Actor.memo, shared by the requests this entry answers
 
 
 class GrantCache:
@@ -309,6 +328,7 @@ class GrantCache:
                 account=_snapshot(hit.columns),
                 grant_id=hit.grant_id,
                 api_token_id=hit.api_token_id,
+                memo=hit.memo,
             )
         with self.engine.connect() as conn:
             columns, actor, exp = _validate(conn, keys, bearer)
@@ -319,6 +339,7 @@ class GrantCache:
                 actor.api_token_id,
                 counter,
                 min(float(exp), time.time() + self.ttl),
+                actor.memo,
             )
             with self._lock:
                 entries = self._entries

@@ -14,19 +14,23 @@ counter *in the same transaction*; the session hooks below do it for the ORM:
   ``homeport_no_revocation=True`` for one that ends nothing, like pruning grants that
   expired long ago).
 
-Writes that bypass the ORM must call :func:`bump` themselves. New rows never bump: a
-grant nobody has validated yet is in no cache.
+Writes that bypass the ORM must call :func:`bump` themselves (with their session, or
+with a connection and then :func:`advanced` once committed). New rows never bump: a
+grant nobody has validated yet is in no cache. On SQLite, readers watch the counter's
+shadow in shared memory (store/revocation_mirror.py), advanced after each such commit.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from homeport.store.models import AccessGrant, Account, ApiToken, RevocationCounter
+from homeport.store.revocation_mirror import mirror_for
 
 BUMP = (
     update(RevocationCounter)
@@ -41,11 +45,24 @@ _TABLES = frozenset(m.__tablename__ for m in (Account, ApiToken, AccessGrant))
 _TOKEN_FIELDS = ("expires_at", "account_id")
 
 
+# Marks a session whose transaction moved the counter: its commit advances the mirror.
+_BUMPED = "homeport_revocation_bumped"
+
+
 def bump(conn: Connection | Session) -> None:
-    """Move the counter in the caller's transaction."""
+    """Move the counter in the caller's transaction. Given a bare connection, call
+    :func:`advanced` once its transaction committed (a session does it itself)."""
     if isinstance(conn, Session):
+        conn.info[_BUMPED] = True
         conn = conn.connection()
     conn.execute(BUMP)
+
+
+def advanced(engine: Engine) -> None:
+    """Tell this machine's readers that a committed change moved the counter."""
+    mirror = mirror_for(engine)
+    if mirror is not None:
+        mirror.advance()
 
 
 def current(conn: Connection) -> int | None:
@@ -57,14 +74,21 @@ def current(conn: Connection) -> int | None:
 class CounterReader:
     """Reads the counter once per request, as cheaply as the store allows.
 
-    SQLite: one connection of its own, in autocommit, so each read is a single
-    statement that sees every commit made before it (WAL readers never wait), without
-    a pool checkout, BEGIN and rollback around it. Other stores: a pooled connection.
+    SQLite: while the shared-memory mirror has not moved since the last read of the
+    database, and that read is less than ``recheck`` seconds old, its value stands
+    (no statement at all); otherwise one connection of its own, in autocommit, reads
+    it with a single statement that sees every commit made before it (WAL readers
+    never wait), without a pool checkout, BEGIN and rollback around it. Other stores:
+    a pooled connection, every time.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, recheck: float = 1.0) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.recheck = recheck
+        self._mirror = mirror_for(engine) if self.is_sqlite else None
+        # (mirror generation read before, counter read, monotonic time it stands until)
+        self._seen: tuple[int, int, float] | None = None
         self._lock = threading.Lock()
         self._conn: Any = None
 
@@ -73,12 +97,24 @@ class CounterReader:
         if not self.is_sqlite:
             with self.engine.connect() as conn:
                 return current(conn)
+        mirror, generation = self._mirror, 0
+        if mirror is not None:
+            # Before the database: a commit seen below was advanced after it.
+            generation = mirror.value()
+            seen = self._seen
+            if seen is not None and seen[0] == generation and time.monotonic() < seen[2]:
+                return seen[1]
         with self._lock:
             try:
-                return self._read_sqlite()
+                value = self._read_sqlite()
             except Exception:
                 self._close()  # a broken connection: try once more on a new one
-                return self._read_sqlite()
+                value = self._read_sqlite()
+        if mirror is not None:
+            self._seen = (
+                None if value is None else (generation, value, time.monotonic() + self.recheck)
+            )
+        return value
 
     def _read_sqlite(self) -> int | None:
         if self._conn is None:
@@ -119,7 +155,7 @@ def _ends_a_credential(session: Session) -> bool:
 def _bump_on_flush(session: Session, _context: Any, _instances: Any) -> None:
     if _ends_a_credential(session):
         # Core on the session's connection: no autoflush, so no recursion.
-        bump(session.connection())
+        bump(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -130,4 +166,16 @@ def _bump_on_bulk(state: ORMExecuteState) -> None:
         return
     table = getattr(state.statement, "table", None)
     if getattr(table, "name", None) in _TABLES:
-        bump(state.session.connection())
+        bump(state.session)
+
+
+@event.listens_for(Session, "after_commit")
+def _advance_after_commit(session: Session) -> None:
+    if session.info.pop(_BUMPED, False):
+        bind = session.get_bind()
+        advanced(bind if isinstance(bind, Engine) else bind.engine)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_BUMPED, None)

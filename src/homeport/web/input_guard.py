@@ -11,6 +11,7 @@ to git.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -24,11 +25,12 @@ from homeport.web.errors import error_response
 _MAX_NODES = 20_000
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def bad_text(value: str) -> bool:
     """Whether ``value`` holds NUL or a lone surrogate."""
-    if "\x00" in value:
-        return True
-    return any(0xD800 <= ord(ch) <= 0xDFFF for ch in value if ch >= "\ud800")
+    return "\x00" in value or _SURROGATE.search(value) is not None
 
 
 def _bad_json(value: Any) -> bool:
@@ -51,6 +53,8 @@ def _bad_json(value: Any) -> bool:
 
 
 def _bad_urlencoded(raw: bytes) -> bool:
+    if not raw:
+        return False
     if b"\x00" in raw:
         return True
     if b"%00" in raw:

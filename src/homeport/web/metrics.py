@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
@@ -113,8 +114,24 @@ class MetricsMiddleware:
                 method if method in METHODS else "other",
                 str(status),
             )
-            HTTP_REQUESTS.labels(*labels).inc()
-            HTTP_SECONDS.labels(*labels).observe(time.perf_counter() - began)
+            counter, seconds = _children(labels)
+            counter.inc()
+            seconds.observe(time.perf_counter() - began)
+
+
+# Label sets are bounded (route templates x methods x statuses), so each one's counter
+# and histogram are looked up once rather than through ``labels()`` on every request.
+_CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def _children(labels: tuple[str, str, str]) -> tuple[Any, Any]:
+    found = _CHILDREN.get(labels)
+    if found is None:
+        found = _CHILDREN[labels] = (
+            HTTP_REQUESTS.labels(*labels),
+            HTTP_SECONDS.labels(*labels),
+        )
+    return found
 
 
 class DatabaseCollector(Collector):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from homeport.domain import accounts, api_tokens, policy
+from homeport.domain.auth import remember
 from homeport.domain.errors import Forbidden, Invalid, NotFound
 from homeport.domain.ssh_keys import list_keys
 from homeport.store.models import Account
@@ -56,8 +57,14 @@ async def get_me(request: Request) -> Response:
     """
     actor = await get_actor(request)
     picture = picture_url(request, request.app.state.homeport)
-    view = user_view(actor.account, picture=picture, website=NO_WEBSITE)
-    return Response(view.model_dump_json(), media_type="application/json")
+    # Rendered once per validated grant and picture URL: the memo is new whenever the
+    # account (or any credential) changed, so this is the answer the account gives now.
+    key = f"users/me {picture}"
+    body = actor.memo.get(key)
+    if body is None:
+        body = user_view(actor.account, picture=picture, website=NO_WEBSITE).model_dump_json()
+        remember(actor.memo, key, body)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/users/{user_id}", response_model=UserPublic)
