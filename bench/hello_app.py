@@ -1,4 +1,5 @@
-"""The baseline: a bare ASGI "hello" app, served by the same uvicorn settings."""
+"""The baselines: a bare ASGI "hello" app, or (argument ``fastapi``) the same answer from
+one FastAPI route, served by the same uvicorn settings."""
 
 from __future__ import annotations
 
@@ -28,7 +29,22 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def framework_app() -> Any:
+    """The same answer from one FastAPI route: the framework's own ceiling."""
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    api = FastAPI()
+
+    @api.get("/")
+    async def hello() -> Response:
+        return Response(b'{"hello":"world"}', media_type="application/json")
+
+    return api
+
+
 if __name__ == "__main__":
+    served = framework_app() if sys.argv[2:] == ["fastapi"] else app
     uvicorn.run(
-        app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", server_header=False
+        served, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", server_header=False
     )
