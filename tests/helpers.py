@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from homeport.domain import access, accounts, api_tokens
+from homeport.store.db import Database
 from homeport.store.models import Account
 from homeport.web.state import AppState
 
@@ -117,3 +121,18 @@ def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
     assert set(body) == {"status", "message", "code", "detail", "title"}, body
     assert body["code"] == status
     return body
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements run on ``db`` meanwhile."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

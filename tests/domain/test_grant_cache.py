@@ -6,12 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import select, text, update
 
 from homeport.domain import accounts, api_tokens, auth
 from homeport.domain.errors import NotAuthenticated
@@ -19,22 +16,7 @@ from homeport.store import revocations
 from homeport.store.db import Database
 from homeport.store.models import AccessGrant, Account, ApiToken, RevocationCounter
 from homeport.store.types import utcnow
-from tests.helpers import Api
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL statements run on ``db`` meanwhile."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        seen.append(sql)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+from tests.helpers import Api, statements
 
 
 def check(api: Api, cache: auth.GrantCache, token: str) -> auth.Actor:

@@ -8,38 +8,20 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, update
+from sqlalchemy import create_engine, update
 
 from homeport.domain import auth
 from homeport.domain.errors import NotAuthenticated
 from homeport.store import revocations
-from homeport.store.db import Database
 from homeport.store.models import AccessGrant
 from homeport.store.revocation_mirror import Mirror, mirror_for, mirror_path
-from tests.helpers import Api
+from tests.helpers import Api, statements
 from tests.stores import ON_POSTGRES
 
 pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="the mirror serves SQLite files only")
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL statements run on ``db`` meanwhile."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        seen.append(sql)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def generation(api: Api) -> int:
