@@ -4,10 +4,12 @@ a lost advance is caught by the periodic database read."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +17,30 @@ from sqlalchemy import create_engine, update
 
 from homeport.domain import auth
 from homeport.domain.errors import NotAuthenticated
+from homeport.settings import Settings
 from homeport.store import revocations
+from homeport.store.migrate import upgrade
 from homeport.store.models import AccessGrant
 from homeport.store.revocation_mirror import Mirror, mirror_for, mirror_path
 from tests.helpers import Api, statements
-from tests.stores import ON_POSTGRES
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="the mirror serves SQLite files only")
+
+@pytest.fixture(scope="module")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file: the mirror serves SQLite files, so these tests use one
+    on the PostgreSQL pass too."""
+    path = tmp_path_factory.mktemp("mirror") / "homeport.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sqlite_template: Path) -> Settings:
+    """Settings over a fresh data dir holding a copy of the migrated SQLite file."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copy(sqlite_template, data_dir / "homeport.db")
+    return Settings.from_env({"HOMEPORT_DATA_DIR": str(data_dir), "HOMEPORT_WORKER": "0"})
 
 
 def generation(api: Api) -> int:
