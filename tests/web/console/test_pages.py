@@ -3,15 +3,19 @@ access, accounts, backups, variables and SSH keys."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
-import time
 from html.parser import HTMLParser
+
+import pytest
 
 from homeport.domain import environments, projects
 from homeport.domain import variables as vars_
 from homeport.store.models import Account, Activity, Backup, SshKey
+from homeport.web.console.routes import projects as console_projects
+from homeport.web.log_streams import FALLBACK_SECONDS, wait_for_news
 from tests.web.console.conftest import PASSWORD, ConsoleWorld, crawl
 from tests.world import drain
 
@@ -136,21 +140,31 @@ def test_activity_page_and_its_log_stream(cw: ConsoleWorld) -> None:
     assert next(json.loads(x)["seq"] for x in later.text.splitlines() if '"seq"' in x) == 3
 
 
-def test_log_stream_follows_a_running_activity_until_it_ends(cw: ConsoleWorld) -> None:
+def test_log_stream_follows_a_running_activity_until_it_ends(
+    cw: ConsoleWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pending = cw.activity_ids["pending"]
     page = cw.browser("owner").get(f"/console/projects/{cw.pid}/activities/{pending}")
     assert 'data-running="1"' in page.text and "Cancel activity" in page.text
+    # The activity runs only once the stream has sent what it saw and waits for news,
+    # however slowly the stream started (no fixed sleep to race with).
+    waiting = threading.Event()
 
-    def run_soon() -> None:
-        time.sleep(0.3)
+    async def wait_and_tell(news: asyncio.Event, at_most: float = FALLBACK_SECONDS) -> None:
+        waiting.set()
+        await wait_for_news(news, at_most)
+
+    monkeypatch.setattr(console_projects, "wait_for_news", wait_and_tell)
+
+    def run_once_waiting() -> None:
+        assert waiting.wait(60)
         drain(cw.api)
 
-    worker = threading.Thread(target=run_soon)
+    worker = threading.Thread(target=run_once_waiting)
     worker.start()
-    started = time.monotonic()
     stream = cw.browser("owner").get(f"/console/projects/{cw.pid}/activities/{pending}/log")
     worker.join()
-    assert time.monotonic() - started >= 0.25  # it waited for the worker
+    assert waiting.is_set()  # it waited for the worker
     items = [json.loads(line) for line in stream.text.splitlines()]
     states = [i["state"] for i in items if "state" in i and "seal" not in i]
     assert states[0] == "pending" and states[-1] == "complete"
