@@ -49,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -1004,6 +1004,17 @@ def report(
     return lines
 
 
+def _on_database(url: str, action: Callable[[Engine], None]) -> None:
+    """Run ``action`` on an engine of its own for ``url``, disposed afterwards."""
+    from homeport.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        action(engine)
+    finally:
+        engine.dispose()
+
+
 def run(args: argparse.Namespace) -> int:
     """Seed and time every chosen size; print the report."""
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -1012,13 +1023,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--sizes: unknown {unknown}; choose from {', '.join(SIZES)}")
     backend = "PostgreSQL" if args.database_url else "SQLite"
     if args.database_url:
-        from homeport.store.db import make_engine
-
-        engine = make_engine(args.database_url)
-        try:
-            ensure_empty(engine)
-        finally:
-            engine.dispose()
+        _on_database(args.database_url, ensure_empty)
     results: list[Result] = []
     seeds: dict[str, Seeded] = {}
     for size_name in sizes:
@@ -1036,13 +1041,7 @@ def run(args: argparse.Namespace) -> int:
                 results += time_cli(store, seeded, size_name, args.cli_repeat)
         finally:
             if args.database_url:
-                from homeport.store.db import make_engine
-
-                engine = make_engine(args.database_url)
-                try:
-                    drop_everything(engine)
-                finally:
-                    engine.dispose()
+                _on_database(args.database_url, drop_everything)
             shutil.rmtree(root, ignore_errors=True)
     if args.json:
         print(

@@ -4,13 +4,11 @@ size nor the data. Runs on both stores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from homeport.domain import activities as acts
 from homeport.domain import projects as projects_domain
@@ -18,32 +16,16 @@ from homeport.domain.environments import new_environment
 from homeport.settings import Settings
 from homeport.store.migrate import alembic_config
 from homeport.store.models import Account, Activity, ActivityEnvironment, Environment
-from tests.helpers import Api
+from tests.helpers import Api, statements
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-@contextmanager
-def statements(api: Api) -> Iterator[list[str]]:
-    """Every statement the server runs meanwhile (SQLAlchemy's before_cursor_execute)."""
-    seen: list[str] = []
-
-    def count(*args: Any) -> None:
-        seen.append(str(args[2]))
-
-    engine = api.state.db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def counted(api: Api, path: str, token: str, **kw: Any) -> tuple[Any, int]:
     """A GET's JSON and how many statements answering it took, once the token's grant
     check is cached (the first request of a token also checks its grant)."""
     api.get(path, token, **kw)
-    with statements(api) as seen:
+    with statements(api.state.db) as seen:
         response = api.get(path, token, **kw)
     assert response.status_code == 200, response.text
     return response.json(), len(seen)

@@ -272,11 +272,6 @@ def pausable(status: str, is_main: bool, env_type: str) -> bool:
     return status == "active" and not is_main and env_type != "production"
 
 
-def can_pause(env: Environment) -> bool:
-    """Whether ``env`` can be paused now (see ``pausable``)."""
-    return pausable(env.status, env.is_main, env.type)
-
-
 def _not_queued(session: Session, env: Environment, type_: str, doing: str) -> None:
     busy = activities.queued_of_types(session, queue_key(env.project_id, env.name), [type_])
     if busy is not None:

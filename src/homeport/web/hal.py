@@ -158,7 +158,7 @@ def project_view(
     for action, operations in _PROJECT_OPERATIONS:
         if grants.can_project(action):
             for rel, suffix, method in operations:
-                links[rel] = {"href": self_path + suffix, "meta": {method: {}}}
+                links[rel] = link(self_path + suffix, method)
     return {
         "id": project.id,
         "title": project.title,
@@ -312,12 +312,12 @@ def environment_view(
     active = env.status == "active"
     first, last = rights.operations(env)
     for rel, suffix, method in first:
-        links[rel] = {"href": self_path + suffix, "meta": {method: {}}}
+        links[rel] = link(self_path + suffix, method)
     # Merge and sync need the parent in hand (its state and type); lists pass it.
     if parent is not None and env_sync.state_problem(env, parent, "") is None:
         for rel, action in _SYNC_OPERATIONS:
             if rights.env(action, env.type) and rights.env(action, parent.type):
-                links[rel] = {"href": f"{self_path}/{action}", "meta": {"post": {}}}
+                links[rel] = link(f"{self_path}/{action}", "POST")
     if routes and active:
         links["public-url"] = {"href": primary_url(routes)}
         links["pf:routes"] = [{"href": url} for url in routes]
@@ -326,7 +326,7 @@ def environment_view(
     if apps and ssh and active:
         links.update(ssh_links(env, rights, apps, ssh))
     for rel, suffix, method in last:
-        links[rel] = {"href": self_path + suffix, "meta": {method: {}}}
+        links[rel] = link(self_path + suffix, method)
     updated_at = iso(env.updated_at)
     return {
         "id": env.name,

@@ -13,7 +13,7 @@ from homeport.domain import variables as vars_
 from homeport.domain.errors import Forbidden
 from homeport.store.models import Activity, Environment
 from homeport.web.deps import DbSession, State
-from homeport.web.hal import env_path, project_path
+from homeport.web.hal import env_path, link, project_path
 from homeport.web.project_deps import ProjectContext, ProjectCtx
 from homeport.web.schemas import Strict, iso
 
@@ -62,11 +62,11 @@ def _view(
         else f"{env_path(ctx.project.id, env.name)}/variables"
     )
     self_path = f"{base}/{quote(row.name, safe='')}"
-    links: dict[str, Any] = {"self": {"href": self_path}}
+    links: dict[str, Any] = {"self": link(self_path)}
     if can_write:
-        links["#edit"] = {"href": self_path, "meta": {"patch": {}}}
+        links["#edit"] = link(self_path, "PATCH")
         if not listed.inherited:
-            links["#delete"] = {"href": self_path, "meta": {"delete": {}}}
+            links["#delete"] = link(self_path, "DELETE")
     out: dict[str, Any] = {
         "id": row.name,
         "name": row.name,
