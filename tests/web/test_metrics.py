@@ -47,6 +47,7 @@ def test_requests_are_counted_by_route_template(api: Api, admin: str) -> None:
     for _ in range(2):
         api.get(f"/projects/{raw_id}", admin)
     api.get("/users/me", admin)
+    api.client.post("/oauth2/token", data={"grant_type": "api_token", "api_token": "nope"})
     api.get("/no/such/place/qq7xyzzy")
     api.get("/git/qq8plugh.git/info/refs")
     after = scrape(api)
@@ -57,6 +58,7 @@ def test_requests_are_counted_by_route_template(api: Api, admin: str) -> None:
 
     assert delta(route="/projects/{project_id}", method="GET", status="404") == 2
     assert delta(route="/users/me", method="GET", status="200") == 1
+    assert delta(route="/oauth2/token", method="POST", status="400") == 1
     assert delta(route="other", method="GET", status="404") == 1
     assert delta(route="/git/{path}", method="GET", status="404") == 1
     count = "homeport_http_request_duration_seconds_count"

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import jwt
 
-from homeport.store.models import ApiToken
+from homeport.store.models import AccessGrant, ApiToken
 from homeport.store.types import utcnow
 from tests.helpers import Api
 
@@ -55,9 +55,17 @@ def test_last_used_at_is_set_on_exchange(api: Api) -> None:
     _, token = _bot(api)
     with api.state.db.session() as s:
         assert s.query(ApiToken).one().last_used_at is None
-    api.access_token(token)
+    before = utcnow()
+    access = api.access_token(token)
     with api.state.db.session() as s:
-        assert s.query(ApiToken).one().last_used_at is not None
+        row = s.query(ApiToken).one()
+        assert row.last_used_at is not None and row.last_used_at >= before
+        assert row.updated_at == row.last_used_at
+        grant = s.get(AccessGrant, jwt.decode(access, options={"verify_signature": False})["gid"])
+        assert grant is not None and not grant.revoked
+        assert (grant.account_id, grant.api_token_id) == (row.account_id, row.id)
+        assert grant.client_id == "platform-cli"
+        assert grant.expires_at - grant.created_at == timedelta(seconds=900)
 
 
 def _assert_invalid_grant(response: object) -> None:

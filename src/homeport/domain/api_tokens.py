@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from homeport.domain import token_format
@@ -91,9 +91,12 @@ def delete_token(session: Session, row: ApiToken) -> None:
     session.flush()
 
 
+_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("digest"))
+
+
 def find_by_plain(session: Session, hash_key: bytes, plain: str) -> ApiToken | None:
     """The token whose keyed hash matches ``plain``, if well formed and known."""
     if not token_format.is_well_formed(plain):
         return None
     digest = token_format.keyed_hash(hash_key, plain)
-    return session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    return session.scalar(_BY_HASH, {"digest": digest})

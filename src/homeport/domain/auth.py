@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import Connection, Engine, bindparam, delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, instrumentation
 
 from homeport.domain import accounts, api_tokens
@@ -17,7 +17,7 @@ from homeport.domain.errors import NotAuthenticated
 from homeport.domain.passwords import verify_password
 from homeport.domain.ratelimit import Limiter
 from homeport.store import revocations
-from homeport.store.models import AccessGrant, Account
+from homeport.store.models import AccessGrant, Account, ApiToken, new_uuid
 from homeport.store.types import utcnow
 
 ISSUER = "homeport"
@@ -75,6 +75,14 @@ def remember(memo: dict[str, Any], key: str, value: Any) -> None:
         memo[key] = value
 
 
+_NEW_GRANT = insert(AccessGrant)
+_TOUCH_TOKEN = (
+    update(ApiToken)
+    .where(ApiToken.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"), updated_at=bindparam("now"))
+)
+
+
 def _issue(
     session: Session,
     keys: AuthKeys,
@@ -88,19 +96,26 @@ def _issue(
     expires = now + timedelta(seconds=ttl)
     if not_after is not None and not_after < expires:
         expires = not_after
-    grant = AccessGrant(
-        account_id=account.id,
-        api_token_id=api_token_id,
-        client_id=client_id[:128],
-        created_at=now,
-        expires_at=expires,
+    grant_id = new_uuid()
+    # Core on the session's connection rather than the unit of work: exchanges queue
+    # for the one writer, so their transaction is kept short. A new grant is in no
+    # cache, so it moves no revocation counter.
+    session.connection().execute(
+        _NEW_GRANT,
+        {
+            "id": grant_id,
+            "account_id": account.id,
+            "api_token_id": api_token_id,
+            "client_id": client_id[:128],
+            "created_at": now,
+            "expires_at": expires,
+            "revoked": False,
+        },
     )
-    session.add(grant)
-    session.flush()
     claims = {
         "iss": ISSUER,
         "sub": account.id,
-        "gid": grant.id,
+        "gid": grant_id,
         "iat": int(now.timestamp()),
         "exp": int(expires.timestamp()),
     }
@@ -140,7 +155,8 @@ def exchange_api_token(
         limiter.reserve([f"account:{row.account_id}"])
         raise InvalidGrant("Invalid API token")
     limiter.release(held)
-    row.last_used_at = now
+    # Core, as in _issue; ``last_used_at`` ends no credential, so no counter moves.
+    session.connection().execute(_TOUCH_TOKEN, {"token_id": row.id, "now": now})
     return _issue(session, keys, row.account, ttl, client_id, row.id, row.expires_at)
 
 

@@ -8,13 +8,11 @@ from homeport import __version__
 from homeport.settings import Settings
 from homeport.web import cli_installer
 from homeport.web.api_docs import install_api_docs
-from homeport.web.body_limit import BodyLimitMiddleware
 from homeport.web.console import install_console
+from homeport.web.edge import EdgeMiddleware
 from homeport.web.errors import install_error_handlers
 from homeport.web.git_http import GitHttp
-from homeport.web.input_guard import InputGuardMiddleware
 from homeport.web.metrics import install_metrics
-from homeport.web.request_id import RequestIdMiddleware
 from homeport.web.routes import (
     access,
     activities,
@@ -48,7 +46,8 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     )
     app.state.homeport = state or AppState.build(settings)
     install_error_handlers(app)
-    app.include_router(users.hot_router)  # GET /users/me: matched before any other route
+    # The two hottest calls, as plain routes matched before any other (see each one).
+    app.router.routes.extend((users.hot_route, oauth2.hot_route))
     for module in (
         health,
         oauth2,
@@ -72,14 +71,9 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     install_console(app)
     # Git's smart HTTP, served by git itself; its bodies are packs, bounded by git.
     app.mount("/git", GitHttp(app.state.homeport))
-    # Characters no store can keep are refused before any route sees them.
-    app.add_middleware(InputGuardMiddleware, exempt_prefixes=("/git/",))
-    # Outermost: bodies are bounded before any route, form parser or handler reads them.
-    app.add_middleware(
-        BodyLimitMiddleware, limit=settings.max_body_bytes, exempt_prefixes=("/git/",)
-    )
-    # Operations (docs/operations.md), around even that (they read no body): the HTTP
-    # metrics and /metrics, and outermost the request id of log lines and X-Request-Id.
     install_metrics(app, app.state.homeport.db, settings.metrics_token)
-    app.add_middleware(RequestIdMiddleware)
+    # Outermost: the request id of log lines and X-Request-Id, the HTTP metrics, and
+    # bodies bounded and characters no store can keep refused before any route, form
+    # parser or handler reads them (docs/operations.md).
+    app.add_middleware(EdgeMiddleware, limit=settings.max_body_bytes, exempt_prefixes=("/git/",))
     return app

@@ -1,8 +1,10 @@
-"""Request bodies are bounded before anything reads them whole.
+"""Request bodies are bounded before anything reads them whole (used by ``web/edge.py``).
 
 A declared ``Content-Length`` over the cap is refused at once, without reading a byte;
 a chunked body is counted as it streams in and reading fails with 413 the moment it
-passes the cap, so no request can make the server buffer more than the cap.
+passes the cap, so no request can make the server buffer more than the cap. A body
+with a declared length needs no counting: the HTTP parser never hands the app more
+than the declared bytes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Send
 
 TOO_LARGE = "The request body is too large: at most {limit} bytes are accepted."
 
@@ -28,57 +30,36 @@ def _error_body(code: int, message: str) -> bytes:
     return json.dumps(body).encode()
 
 
-class BodyLimitMiddleware:
-    """Answer 413 (Platform.sh error body) for request bodies larger than ``limit``."""
-
-    def __init__(self, app: ASGIApp, limit: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
-        self.app = app
-        self.limit = limit
-        # Paths that stream large bodies on purpose (git pushes) bound them themselves.
-        self.exempt_prefixes = exempt_prefixes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes or ("\0",)):
-            await self.app(scope, receive, send)
-            return
-        declared = _content_length(scope)
-        if declared == -1:
-            await _reply(send, 400, "The Content-Length header is not a valid number.")
-            return
-        if declared is not None and declared > self.limit:
-            await _reply(send, 413, TOO_LARGE.format(limit=self.limit))
-            return
-        await self.app(scope, self._counting(receive), send)
-
-    def _counting(self, receive: Receive) -> Receive:
-        seen = 0
-        limit = self.limit
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    # Raised inside the app's read, so the app's error handlers answer.
-                    raise HTTPException(413, TOO_LARGE.format(limit=limit))
-            return message
-
-        return counted
+def declared_length(raw: bytes | None) -> int | None:
+    """The declared ``Content-Length``; None when absent, -1 when malformed."""
+    if raw is None:
+        return None
+    text = raw.decode("latin-1").strip()
+    if not text.isascii() or not text.isdigit():
+        return -1
+    return int(text)
 
 
-def _content_length(scope: Scope) -> int | None:
-    """The declared length; None when absent, -1 when malformed."""
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            text = value.decode("latin-1").strip()
-            if not text.isascii() or not text.isdigit():
-                return -1
-            return int(text)
-    return None
+def counting(receive: Receive, limit: int) -> Receive:
+    """``receive`` that fails with 413 once the body read so far passes ``limit``."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                # Raised inside the app's read, so the app's error handlers answer.
+                raise HTTPException(413, TOO_LARGE.format(limit=limit))
+        return message
+
+    return counted
 
 
-async def _reply(send: Send, code: int, message: str) -> None:
+async def refuse(send: Send, code: int, message: str) -> None:
+    """Answer ``code`` in the Platform.sh error body and close the connection (the
+    unread body is never read)."""
     body = _error_body(code, message)
     await send(
         {

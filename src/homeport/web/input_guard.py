@@ -3,9 +3,9 @@
 PostgreSQL text cannot hold NUL, and neither store can encode a lone UTF-16
 surrogate (JSON allows ``"\\ud800"``; UTF-8 does not). Rather than letting each store
 fail differently (SQLite keeps NUL, PostgreSQL answers 500), every request is checked
-once, before any route: the decoded path, the query string, form bodies and JSON
-bodies (keys and string values). Git's smart HTTP carries packs, not text, and is left
-to git.
+once, before any route (by ``web/edge.py``): the decoded path, the query string, form
+bodies and JSON bodies (keys and string values). Git's smart HTTP carries packs, not
+text, and is left to git.
 """
 
 from __future__ import annotations
@@ -64,46 +64,36 @@ def _bad_urlencoded(raw: bytes) -> bool:
     return "\x00" in text
 
 
-class InputGuardMiddleware:
-    """400, in the Platform.sh error body, for input holding NUL or lone surrogates."""
-
-    def __init__(self, app: ASGIApp, exempt_prefixes: tuple[str, ...] = ()) -> None:
-        self.app = app
-        self.exempt = exempt_prefixes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.exempt):
-            await self.app(scope, receive, send)
-            return
-        path = str(scope.get("path", ""))
-        if bad_text(path) or _bad_urlencoded(scope.get("query_string", b"")):
-            await self._refuse(scope, receive, send, "The URL")
-            return
-        if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        kind = _content_type(scope)
-        try:
-            body, messages = await _read_all(receive)
-        except HTTPException as exc:  # the body limit cut the body off (413)
-            await error_response(exc.status_code, str(exc.detail))(scope, receive, send)
-            return
-        if _bad_body(kind, body):
-            await self._refuse(scope, _replay(messages, receive), send, "The request body")
-            return
-        await self.app(scope, _replay(messages, receive), send)
-
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, where: str) -> None:
-        message = f"{where} contains a character that cannot be stored (NUL or a lone surrogate)."
-        await error_response(400, message)(scope, receive, send)
+async def guard(app: ASGIApp, scope: Scope, receive: Receive, send: Send, kind: str) -> None:
+    """Run ``app``, unless the path, query or body (of media type ``kind``) holds NUL or
+    a lone surrogate: then answer 400 in the Platform.sh error body."""
+    if bad_text(scope["path"]) or _bad_urlencoded(scope.get("query_string", b"")):
+        await _refuse(scope, receive, send, "The URL")
+        return
+    if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        await app(scope, receive, send)
+        return
+    try:
+        body, messages = await _read_all(receive)
+    except HTTPException as exc:  # the body limit cut the body off (413)
+        await error_response(exc.status_code, str(exc.detail))(scope, receive, send)
+        return
+    if _bad_body(kind, body):
+        await _refuse(scope, _replay(messages, receive), send, "The request body")
+        return
+    await app(scope, _replay(messages, receive), send)
 
 
-def _content_type(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"content-type":
-            return str(value.decode("latin-1")).split(";", 1)[0].strip().lower()
-    return ""
+def media_type(raw: bytes | None) -> str:
+    """The bare media type of a ``Content-Type`` value ("" when absent)."""
+    if raw is None:
+        return ""
+    return raw.decode("latin-1").split(";", 1)[0].strip().lower()
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, where: str) -> None:
+    message = f"{where} contains a character that cannot be stored (NUL or a lone surrogate)."
+    await error_response(400, message)(scope, receive, send)
 
 
 def _bad_body(kind: str, body: bytes) -> bool:

@@ -1,7 +1,7 @@
 """``/metrics`` in Prometheus' text format, and the HTTP metrics behind it.
 
 HTTP requests are counted by route template (``/projects/{project_id}``, never the raw
-path), method and status by a pure ASGI middleware. The queue of pending activities and
+path), method and status by the outer layer (``web/edge.py``). The queue of pending activities and
 the database pool are read when Prometheus scrapes, by one query. Who may read: see
 ``metrics_access`` and docs/operations.md. Labels hold templates, types and states only:
 never ids, emails, tokens or paths.
@@ -13,8 +13,7 @@ import gc
 import hmac
 import ipaddress
 import logging
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +25,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import Match, Mount, Route
+from starlette.types import Scope
 
 from homeport.store.db import Database
 from homeport.store.models import Activity
@@ -86,37 +85,14 @@ def route_template(scope: Scope) -> str:
     return UNMATCHED
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request by route template, method and status."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        began = time.perf_counter()
-        status = 500  # if the app fails before answering
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            method = scope.get("method", "")
-            labels = (
-                route_template(scope),
-                method if method in METHODS else "other",
-                str(status),
-            )
-            counter, seconds = _children(labels)
-            counter.inc()
-            seconds.observe(time.perf_counter() - began)
+def record(scope: Scope, status: int, seconds: float) -> None:
+    """Count and time one answered HTTP request (called by ``web/edge.py``)."""
+    method = scope["method"]
+    counter, histogram = _children(
+        (route_template(scope), method if method in METHODS else "other", str(status))
+    )
+    counter.inc()
+    histogram.observe(seconds)
 
 
 # Label sets are bounded (route templates x methods x statuses), so each one's counter
@@ -132,6 +108,23 @@ def _children(labels: tuple[str, str, str]) -> tuple[Any, Any]:
             HTTP_SECONDS.labels(*labels),
         )
     return found
+
+
+class NamedRoute(Route):
+    """A plain Starlette route that behaves as FastAPI's do where a caller can tell:
+    it accepts only the methods given (Starlette would add HEAD to GET, and a 405's
+    ``Allow`` would differ from every other route's), and it names itself in the scope,
+    so its requests are labelled by its template rather than ``other``."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], methods: list[str]) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self.methods = {method.upper() for method in methods}
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
 
 
 class DatabaseCollector(Collector):
@@ -253,7 +246,7 @@ def metrics_access(request: Request, token: str) -> Response | None:
 
 
 def install_metrics(app: FastAPI, db: Database, token: str) -> None:
-    """Add ``GET /metrics`` and the HTTP metrics middleware to ``app``."""
+    """Add ``GET /metrics`` to ``app`` (the HTTP metrics are recorded by ``web/edge.py``)."""
     scrape = _Scrape(DatabaseCollector(db))
 
     async def metrics(request: Request) -> Response:
@@ -264,4 +257,3 @@ def install_metrics(app: FastAPI, db: Database, token: str) -> None:
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False, name="metrics")
-    app.add_middleware(MetricsMiddleware)

@@ -1,4 +1,5 @@
-"""A request id for every HTTP request: in its log lines and in ``X-Request-Id``.
+"""Request ids: in every HTTP request's log lines and in ``X-Request-Id`` (set by
+``web/edge.py``).
 
 A caller (or a proxy) may send its own ``X-Request-Id`` of at most 64 characters of
 ``[A-Za-z0-9._-]``; anything else is replaced by a fresh random id.
@@ -10,10 +11,6 @@ import itertools
 import os
 import re
 import secrets
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from homeport.logformat import enter_request, leave
 
 HEADER = b"x-request-id"
 _SANE = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -36,39 +33,10 @@ def fresh_id() -> str:
     return f"{_PREFIX}{next(_NEXT) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
-def incoming_id(scope: Scope) -> str | None:
-    """The caller's request id, if it is a sane one."""
-    for name, value in scope.get("headers", ()):
-        if name == HEADER:
-            try:
-                text = value.decode("ascii")
-            except UnicodeDecodeError:
-                return None
-            return text if _SANE.fullmatch(text) else None
-    return None
-
-
-class RequestIdMiddleware:
-    """Binds ``request_id`` for the request's log lines and answers it in a header."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = incoming_id(scope) or fresh_id()
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != HEADER]
-                headers.append((HEADER, request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        token = enter_request(request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            leave(token)
+def sane_id(raw: bytes) -> str | None:
+    """The caller's ``X-Request-Id`` value as an id, if it is a sane one."""
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return text if _SANE.fullmatch(text) else None

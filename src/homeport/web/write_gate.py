@@ -55,7 +55,10 @@ class WriteGate:
         lock = self._lock()
         self.waiting += 1
         try:
-            await asyncio.wait_for(lock.acquire(), self.timeout)
+            if lock.locked():
+                await asyncio.wait_for(lock.acquire(), self.timeout)
+            else:
+                await lock.acquire()  # free, nobody ahead: no timer (wait_for makes a task)
         except TimeoutError:
             raise WriteQueueTimeout(
                 "The server is busy with other changes; nothing was changed. Try again."

@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 from homeport.domain import auth
 from homeport.domain.errors import TooManyAttempts
 from homeport.web.deps import State, client_address
-from homeport.web.metrics import token_exchange
+from homeport.web.metrics import NamedRoute, token_exchange
+from homeport.web.state import AppState
 from homeport.web.write_gate import WriteQueueTimeout
 
 router = APIRouter(prefix="/oauth2", tags=["OAuth2"])
@@ -69,10 +70,13 @@ def _client_id(request: Request, params: dict[str, str]) -> str:
     return params.get("client_id", "")
 
 
-@router.post("/token", summary="Exchange an API token or a password for an access token")
-async def token(request: Request, state: State) -> Response:
-    """``grant_type=api_token`` or ``grant_type=password``; answers an access token."""
-    grant, response = await _token(request, state)
+async def token(request: Request) -> Response:
+    """``grant_type=api_token`` or ``grant_type=password``; answers an access token.
+
+    Every CI job starts here, so ``app.py`` serves it as a plain Starlette route, ahead
+    of FastAPI's dependency solving; the APIRoute below documents it.
+    """
+    grant, response = await _token(request, request.app.state.homeport)
     # Counted by grant type and outcome: "success" or the OAuth2 error code.
     outcome = "success"
     if response.status_code != 200:
@@ -84,7 +88,7 @@ async def token(request: Request, state: State) -> Response:
     return response
 
 
-async def _token(request: Request, state: State) -> tuple[str, Response]:
+async def _token(request: Request, state: AppState) -> tuple[str, Response]:
     params = await _read_params(request)
     if params is None:
         return "", _oauth_error(400, "invalid_request", "The request body could not be read.")
@@ -151,6 +155,15 @@ async def _token(request: Request, state: State) -> tuple[str, Response]:
         "token_type": "bearer",
     }
     return grant, JSONResponse(body, headers=_NO_STORE)
+
+
+hot_route = NamedRoute("/oauth2/token", token, methods=["POST"])
+router.add_api_route(
+    "/token",
+    token,
+    methods=["POST"],
+    summary="Exchange an API token or a password for an access token",
+)
 
 
 @router.post("/revoke", summary="Revoke an access token")
