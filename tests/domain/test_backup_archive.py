@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pytest
 import zstandard
 
@@ -211,10 +212,22 @@ def test_archive_is_a_standard_tar_zst(archive: tuple[Path, ArchiveInfo]) -> Non
         "mtime": MTIME,
         "target": "/etc/passwd",
     }
-    assert by_path["media/empty.bin"]["sha256"] == hashlib.sha256(b"").hexdigest()
+    # Format 2: each file's BLAKE3, computed here independently of the writer.
+    assert header["version"] == manifest["version"] == 2
+    assert by_path["media/empty.bin"]["blake3"] == blake3.blake3(b"").hexdigest()
+    script = plain_tree_file(plain, "data/run.sh")
+    assert by_path["run.sh"]["blake3"] == blake3.blake3(script).hexdigest()
+    assert all("sha256" not in entry for entry in manifest["entries"])
     assert manifest["files"] == info.files
     assert header["format"] == "homeport-backup"
     assert header["metadata"]["head_commit"] == "abc123"
+
+
+def plain_tree_file(plain_tar: bytes, name: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(plain_tar)) as tar:
+        member = tar.extractfile(name)
+        assert member is not None
+        return member.read()
 
 
 @pytest.mark.slow
@@ -534,6 +547,64 @@ def test_newer_format_is_refused() -> None:
     data = zstandard.ZstdCompressor().compress(raw.getvalue())
     with pytest.raises(ArchiveError, match="version 99 is not supported"):
         verify_archive(io.BytesIO(data))
+
+
+# --------------------------------------------------------------------------- older formats
+
+# Written by format 1 (SHA-256 of each file), before format 2 existed; the JSON beside
+# it holds its manifest digest and each file's SHA-256 computed apart from the writer.
+FORMAT_1 = Path(__file__).parent / "fixtures" / "backup-format-1.tar.zst"
+FORMAT_1_FACTS = json.loads(FORMAT_1.with_suffix("").with_suffix(".json").read_text())
+
+
+def test_a_format_1_backup_still_verifies_and_restores(tmp_path: Path) -> None:
+    with open(FORMAT_1, "rb") as stream:
+        checked = verify_archive(stream, expected_manifest_sha256=FORMAT_1_FACTS["manifest_sha256"])
+    assert checked.format_version == 1 and checked.files == len(FORMAT_1_FACTS["files"])
+    target = tmp_path / "data"
+    info = restore_archive(
+        opener(FORMAT_1), target, expected_manifest_sha256=FORMAT_1_FACTS["manifest_sha256"]
+    )
+    assert info.format_version == 1
+    restored = {
+        str(p.relative_to(target)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in target.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
+    assert restored == FORMAT_1_FACTS["files"]
+    assert os.readlink(target / "link") == FORMAT_1_FACTS["links"]["link"]
+    assert stat.S_IMODE((target / "a.txt").stat().st_mode) == 0o640
+    _make_writable(target)
+
+
+def _relabelled(version: int) -> bytes:
+    """The format-1 fixture with its header claiming ``version``, all else unchanged."""
+    plain = zstandard.ZstdDecompressor().stream_reader(FORMAT_1.read_bytes()).read()
+    raw = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(plain)) as old,
+        tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as new,
+    ):
+        for member in old.getmembers():
+            data = old.extractfile(member).read() if member.isreg() else b""  # type: ignore[union-attr]
+            if member.name == "homeport-backup.json":
+                header = json.loads(data)
+                header["version"] = version
+                data = json.dumps(header).encode()
+                member.size = len(data)
+            new.addfile(member, io.BytesIO(data) if member.isreg() else None)
+    return zstandard.ZstdCompressor(write_checksum=True).compress(raw.getvalue())
+
+
+def test_each_format_is_checked_with_its_own_file_digest(tmp_path: Path) -> None:
+    # Relabelled as format 1 (a no-op) it verifies; claiming format 2, its SHA-256
+    # entries cannot match the BLAKE3 manifest the reader expects, and it is refused.
+    assert verify_archive(io.BytesIO(_relabelled(1))).format_version == 1
+    with pytest.raises(ArchiveError, match=r"MANIFEST\.json does not match"):
+        verify_archive(io.BytesIO(_relabelled(2)))
+    for bad in (0, True, "2"):
+        with pytest.raises(ArchiveError, match="is not supported"):
+            verify_archive(io.BytesIO(_relabelled(bad)))  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- recovery

@@ -1,10 +1,10 @@
 """The one outer layer every HTTP request passes before routing.
 
-In order, outermost first: the request id (log lines and ``X-Request-Id``), the HTTP
-metrics, the body limit and the input guard. They were four middlewares; as one they
-scan the headers once and wrap ``send`` once, which the cheapest requests (a cached
-``GET /users/me``) notice. Git's smart HTTP is exempt from the last two: its bodies are
-packs, bounded by git.
+In order, outermost first: the request id (log lines and ``X-Request-Id``), the
+console's security headers, the HTTP metrics, the body limit and the input guard. They
+were five middlewares; as one they scan the headers once and wrap ``send`` once, which
+the cheapest requests (a cached ``GET /users/me``) notice. Git's smart HTTP is exempt
+from the last two: its bodies are packs, bounded by git.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from homeport.logformat import enter_request, leave
 from homeport.web import metrics
 from homeport.web.body_limit import TOO_LARGE, counting, declared_length, refuse
+from homeport.web.console.headers import SECURITY_HEADER_PAIRS, is_console_path
 from homeport.web.input_guard import guard, media_type
 from homeport.web.request_id import HEADER, fresh_id, sane_id
 
 
 class EdgeMiddleware:
-    """Request id, metrics, body limit and input guard, in one ASGI layer."""
+    """Request id, console headers, metrics, body limit and input guard, in one layer."""
 
     def __init__(self, app: ASGIApp, limit: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
@@ -46,6 +47,7 @@ class EdgeMiddleware:
                 chunked = True
         request_id = (sane_id(given) if given is not None else None) or fresh_id()
         id_header = (HEADER, request_id.encode())
+        console = is_console_path(scope["path"])
         status = 500  # if the app fails before answering
 
         async def send_with_id(message: Message) -> None:
@@ -53,6 +55,9 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != HEADER]
+                if console:  # unless the page set its own
+                    present = {k.lower() for k, _ in headers}
+                    headers.extend(p for p in SECURITY_HEADER_PAIRS if p[0] not in present)
                 headers.append(id_header)
                 message = {**message, "headers": headers}
             await send(message)

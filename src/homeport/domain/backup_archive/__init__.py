@@ -6,13 +6,13 @@ against), :func:`restore_archive` to put a backup back (verifying the whole arch
 first), and :func:`recover_interrupted` at start-up; :func:`verify_archive` checks a
 stored archive in full on demand.
 
-Format (version 1)
+Format (version 2)
 ==================
 
 One zstd stream (with zstd's content checksum on) holding a POSIX tar (pax) with, in
 this order:
 
-1. ``homeport-backup.json``: ``{"format": "homeport-backup", "version": 1, "created":
+1. ``homeport-backup.json``: ``{"format": "homeport-backup", "version": 2, "created":
    ..., "estimate": {"files": n, "bytes": n, "entries": n}, "metadata": {...}}``.
    ``metadata`` is whatever the caller passed (head commit, variables snapshot). It is
    stored as plain JSON, so callers must pass sensitive values only in encrypted form.
@@ -21,13 +21,18 @@ this order:
    files and symbolic links are stored; sockets, FIFOs and devices are skipped with a
    note. Hard-linked files are stored once per name (they come back as copies).
 3. ``MANIFEST.json``: every entry of ``data`` in archive order with its type, mode,
-   mtime, and the size and SHA-256 of files or the target of links. It is ordinary JSON
-   written one entry per line so that it can be checked as a stream in bounded memory::
+   mtime, and the size and BLAKE3 digest of files or the target of links. It is
+   ordinary JSON written one entry per line so that it can be checked as a stream in
+   bounded memory::
 
-       {"format":"homeport-backup-manifest","version":1,"entries":[
+       {"format":"homeport-backup-manifest","version":2,"entries":[
        {"path":".","type":"dir","mode":"0755","mtime":1700000000},
-       {"path":"a.txt","type":"file","mode":"0644","mtime":1700000000,"size":3,"sha256":"..."}
+       {"path":"a.txt","type":"file","mode":"0644","mtime":1700000000,"size":3,"blake3":"..."}
        ],"files":1,"bytes":3,"entry_count":2}
+
+Version 1 is the same but for each file's digest, a SHA-256 under ``"sha256"``. Both
+are read: an archive is checked with the digest of the version in its header
+(``format.FILE_DIGESTS``), so a version-1 backup restores as it always did.
 
 The SHA-256 of the ``MANIFEST.json`` member (``ArchiveInfo.manifest_sha256``) fingerprints
 the whole backup; store it and pass it back as ``expected_manifest_sha256``.

@@ -12,16 +12,17 @@ from typing import IO, Any, Protocol
 from homeport.domain.backup_archive.filesystem import write_all
 from homeport.domain.backup_archive.format import (
     DATA_MEMBER,
+    FILE_DIGESTS,
     FORMAT_NAME,
     FORMAT_VERSION,
     HEADER_MEMBER,
-    MANIFEST_HEAD,
     MANIFEST_MEMBER,
     MAX_DEPTH,
     MAX_HEADER_MEMBER,
     ArchiveError,
     ArchiveInfo,
     entry_line,
+    manifest_head,
     manifest_tail,
     padding,
 )
@@ -96,11 +97,13 @@ def _read_archive(
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise ArchiveError(f"not a Homeport backup: {HEADER_MEMBER} names another format")
     version = header.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version not in FILE_DIGESTS:
         raise ArchiveError(
             f"backup format version {version!r} is not supported"
-            f" (this Homeport reads version {FORMAT_VERSION})"
+            f" (this Homeport reads versions 1 to {FORMAT_VERSION})"
         )
+    # Each archive is checked with the file digest of the version that wrote it.
+    digest_key, new_digest = FILE_DIGESTS[version]
     metadata = header.get("metadata")
     if not isinstance(metadata, dict):
         raise ArchiveError(f"{HEADER_MEMBER} has no metadata object")
@@ -109,7 +112,7 @@ def _read_archive(
 
     # The manifest this archive should carry, built from what is actually in it; the
     # real one must match it byte for byte (so every digest, mode and link agrees).
-    expected = hashlib.sha256(MANIFEST_HEAD)
+    expected = hashlib.sha256(manifest_head(version))
     manifest_sha256: str | None = None
     files = nbytes = entries = 0
     stack: list[tuple[str, ...]] = []
@@ -194,12 +197,12 @@ def _read_archive(
                 whole = reader.take_buffered(size + padding(size))
                 if whole is not None:
                     data = whole[:size]
-                    digest = hashlib.sha256(data)
+                    digest = new_digest(data)
                     if fd is not None:
                         write_all(fd, data)
                     reporter.advance(0, size)
                 else:
-                    digest = hashlib.sha256()
+                    digest = new_digest()
                     for piece in reader.pieces(size):
                         digest.update(piece)
                         if fd is not None:
@@ -216,7 +219,8 @@ def _read_archive(
                     member.mode,
                     member.mtime,
                     size=member.size,
-                    sha256=digest.hexdigest(),
+                    digest=digest.hexdigest(),
+                    digest_key=digest_key,
                 )
             )
             files += 1

@@ -29,10 +29,10 @@ from homeport.domain.backup_archive.format import (
     BLOCK,
     CHUNK,
     DEFAULT_LEVEL,
+    FILE_DIGESTS,
     FORMAT_NAME,
     FORMAT_VERSION,
     HEADER_MEMBER,
-    MANIFEST_HEAD,
     MANIFEST_MEMBER,
     MAX_DEPTH,
     MAX_HEADER_MEMBER,
@@ -41,6 +41,7 @@ from homeport.domain.backup_archive.format import (
     ArchiveError,
     ArchiveInfo,
     entry_line,
+    manifest_head,
     manifest_tail,
     member_name,
     padding,
@@ -50,6 +51,8 @@ from homeport.domain.backup_archive.progress import ProgressCallback, Reporter
 from homeport.domain.backup_archive.threads import CompressorThread
 
 _SMALL_FILE = 256 << 10
+_MANIFEST_HEAD = manifest_head(FORMAT_VERSION)
+_FILE_DIGEST = FILE_DIGESTS[FORMAT_VERSION][1]
 
 
 class _CountingWriter:
@@ -186,14 +189,14 @@ class _ArchiveWriter:
                 )
                 data += bytes(size - len(data))
             tar.write(header, data, ZERO_BLOCK[: padding(size)])
-            sha256 = hashlib.sha256(data).hexdigest()
-            self._record(entry_line(rel, "file", mode, mtime, size=size, sha256=sha256))
+            digest = _FILE_DIGEST(data).hexdigest()
+            self._record(entry_line(rel, "file", mode, mtime, size=size, digest=digest))
             self.files += 1
             self.bytes += size
             reporter.advance(1, size)
             return
         tar.write(header)
-        digest = hashlib.sha256()
+        running = _FILE_DIGEST()
         remaining = size
         while remaining:
             # A fresh bytes object per read: it is queued for the compressor thread.
@@ -201,7 +204,7 @@ class _ArchiveWriter:
             n = len(piece)
             if n == 0:
                 break
-            digest.update(piece)
+            running.update(piece)
             tar.write(piece)
             remaining -= n
             reporter.advance(0, n)
@@ -212,7 +215,7 @@ class _ArchiveWriter:
             while remaining:
                 fill = ZERO_BLOCK * min(remaining // BLOCK + 1, CHUNK // BLOCK)
                 fill = fill[:remaining]
-                digest.update(fill)
+                running.update(fill)
                 tar.write(fill)
                 remaining -= len(fill)
         else:
@@ -222,7 +225,7 @@ class _ArchiveWriter:
             if after.st_size != size or after.st_mtime_ns != st.st_mtime_ns:
                 reporter.note(f"{rel}: file changed while it was read; the copy may be torn")
         tar.pad(size)
-        self._record(entry_line(rel, "file", mode, mtime, size=size, sha256=digest.hexdigest()))
+        self._record(entry_line(rel, "file", mode, mtime, size=size, digest=running.hexdigest()))
         self.files += 1
         self.bytes += size
         reporter.advance(1, 0)
@@ -236,10 +239,10 @@ class _ArchiveWriter:
         self._flush_lines()
         tail = manifest_tail(self.files, self.bytes, self.entries)
         body_size = self.manifest.tell()
-        size = len(MANIFEST_HEAD) + body_size + len(tail)
+        size = len(_MANIFEST_HEAD) + body_size + len(tail)
         self.tar.write(tar_header(MANIFEST_MEMBER, tarfile.REGTYPE, 0o644, mtime, size=size))
-        digest = hashlib.sha256(MANIFEST_HEAD)
-        self.tar.write(MANIFEST_HEAD)
+        digest = hashlib.sha256(_MANIFEST_HEAD)
+        self.tar.write(_MANIFEST_HEAD)
         self.manifest.seek(0)
         while chunk := self.manifest.read(CHUNK):
             digest.update(chunk)
