@@ -72,8 +72,8 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     # Git's smart HTTP, served by git itself; its bodies are packs, bounded by git.
     app.mount("/git", GitHttp(app.state.homeport))
     install_metrics(app, app.state.homeport.db, settings.metrics_token)
-    # Outermost: the request id of log lines and X-Request-Id, the HTTP metrics, and
-    # bodies bounded and characters no store can keep refused before any route, form
-    # parser or handler reads them (docs/operations.md).
+    # Outermost: the request id of log lines and X-Request-Id, the console's security
+    # headers, the HTTP metrics, and bodies bounded and characters no store can keep
+    # refused before any route, form parser or handler reads them (docs/operations.md).
     app.add_middleware(EdgeMiddleware, limit=settings.max_body_bytes, exempt_prefixes=("/git/",))
     return app

@@ -1,8 +1,8 @@
 """``/metrics`` in Prometheus' text format, and the HTTP metrics behind it.
 
 HTTP requests are counted by route template (``/projects/{project_id}``, never the raw
-path), method and status by the outer layer (``web/edge.py``). The queue of pending activities and
-the database pool are read when Prometheus scrapes, by one query. Who may read: see
+path), method and status by the outer layer (``web/edge.py``). The queue of pending
+activities and the database pool are read when Prometheus scrapes, by one query. Who may read: see
 ``metrics_access`` and docs/operations.md. Labels hold templates, types and states only:
 never ids, emails, tokens or paths.
 """
