@@ -280,7 +280,7 @@ def _run(args: argparse.Namespace) -> None:
 
         for _ in range(args.repeat):
             backup = _run_child("--child", "backup", "--work", str(work), "--src", str(src))
-            for stage in ("write", "put", "total"):
+            for stage in ("write", "put", "total", "cpu"):
                 add(f"hp_backup_{stage}", backup[stage])
             rss["backup"] = max(rss.get("backup", 0), backup["maxrss_kib"])
             sizes["homeport"] = backup["archive_bytes"]
@@ -293,7 +293,6 @@ def _run(args: argparse.Namespace) -> None:
             )
             add("tar_backup", piped)
             add("tar_backup_cpu", _cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before)
-            add("hp_backup_cpu", backup["cpu"])
             # For reference, what the pipeline's file costs once durable, as Homeport's
             # archive is before it is recorded (timed straight after, before _settle).
             started_sync = time.perf_counter()
